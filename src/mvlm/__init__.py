@@ -1,0 +1,43 @@
+"""mvlm: modular building blocks for MobileVLM-family vision-language models.
+
+``import mvlm`` is cheap: the public names below are imported on first use. Import the
+sub-packages (``mvlm.projectors``, ...) directly to use a single block on its own.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0.dev0"
+
+# public name -> module that defines it; resolved lazily by __getattr__.
+_LAZY_EXPORTS: dict[str, str] = {
+    "MvlmError": "mvlm.errors",
+    "Registry": "mvlm.registry",
+    "Projector": "mvlm.projectors",
+    "AutoProjector": "mvlm.projectors",
+    "create_projector": "mvlm.projectors",
+    "list_projectors": "mvlm.projectors",
+    "register_projector": "mvlm.projectors",
+}
+
+__all__ = ["__version__", *sorted(_LAZY_EXPORTS)]
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from mvlm.errors import MvlmError
+    from mvlm.projectors import AutoProjector, Projector, create_projector, list_projectors, register_projector
+    from mvlm.registry import Registry
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY_EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'mvlm' has no attribute '{name}'")
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_EXPORTS))

@@ -1,0 +1,82 @@
+"""The ``mvlm`` command: a thin front end over the library's modules.
+
+Each sub-command is a small function that parses its options and delegates; heavy imports happen
+inside the function that needs them, so ``mvlm --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from mvlm import __version__
+from mvlm.errors import MvlmError
+
+__all__ = ["build_parser", "main"]
+
+
+def _projectors_command(args: argparse.Namespace) -> int:
+    """List every registered projector and run each once on random vision features."""
+    import torch
+
+    from mvlm.projectors import create_projector, list_projectors
+
+    torch.manual_seed(0)
+    features = torch.randn(1, args.tokens, args.in_dim)
+    rows = []
+    for name in list_projectors():
+        concrete = "mlp2x_gelu" if name == "mlp{N}x_gelu" else name
+        if concrete == "identity" and args.in_dim != args.out_dim:
+            rows.append((concrete, "-", "-", f"needs in_dim == out_dim ({args.in_dim} != {args.out_dim})"))
+            continue
+        projector = create_projector(concrete, args.in_dim, args.out_dim).eval()
+        with torch.inference_mode():
+            tokens = projector(features)
+        params = sum(p.numel() for p in projector.parameters())
+        rows.append((concrete, f"{params:,}", str(tokens.shape[1]), str(list(tokens.shape))))
+    header = ("projector", f"params ({args.in_dim}->{args.out_dim})", f"tokens out of {args.tokens}", "output shape")
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(4)]
+    for row in [header, tuple("-" * w for w in widths), *rows]:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``mvlm`` command, with every sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="mvlm", description="Build, train, evaluate and ship MobileVLM-family vision-language models."
+    )
+    parser.add_argument("--version", action="version", version=f"mvlm {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    projectors = commands.add_parser(
+        "projectors",
+        help="list the registered projectors and run each on random features",
+        description="List every registered projector with its parameter count and output token count, "
+        "running each once on random vision features of MobileVLM's shape.",
+    )
+    projectors.add_argument("--in-dim", type=int, default=1024, help="vision feature width (default: 1024, CLIP ViT-L)")
+    projectors.add_argument("--out-dim", type=int, default=2048, help="language-model width (default: 2048, MobileLLaMA-1.4B)")
+    projectors.add_argument("--tokens", type=int, default=576, help="number of vision tokens (default: 576 = 24x24)")
+    projectors.set_defaults(handler=_projectors_command)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``mvlm`` command; returns the process exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    try:
+        return handler(args)
+    except MvlmError as error:
+        print(f"mvlm {args.command}: error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
