@@ -23,11 +23,15 @@ from mvlm.projectors.base import (
 from mvlm.projectors.grid import Grid, GridLike, infer_grid, map_to_tokens, to_grid, tokens_to_map
 from mvlm.projectors.ldp import LDPBlock, LDPProjector
 from mvlm.projectors.ldpv2 import LDPv2Projector
+from mvlm.projectors.cabstractor import CAbstractorProjector
 from mvlm.projectors.mlp import IdentityProjector, LinearProjector, MLPProjector
+from mvlm.projectors.resampler import PerceiverResamplerProjector
+from mvlm.projectors.spatial import PixelShuffleProjector, PoolProjector
 
 __all__ = [
     "PROJECTORS",
     "AutoProjector",
+    "CAbstractorProjector",
     "Grid",
     "GridLike",
     "IdentityProjector",
@@ -36,6 +40,9 @@ __all__ = [
     "LDPv2Projector",
     "LinearProjector",
     "MLPProjector",
+    "PerceiverResamplerProjector",
+    "PixelShuffleProjector",
+    "PoolProjector",
     "Projector",
     "ProjectorFactory",
     "create_projector",

@@ -42,20 +42,30 @@ class ChannelLayerNorm2d(nn.LayerNorm):
 
 
 class SqueezeExcitation(nn.Module):
-    """Squeeze-and-excitation with a hard-sigmoid gate: ``x * hardsigmoid(fc2(relu(fc1(avgpool(x)))))``.
+    """Squeeze-and-excitation: ``x * gate(fc2(act(fc1(avgpool(x)))))``.
+
+    The defaults (ReLU, hard-sigmoid gate) are MobileNetV3's, as LDP uses them.
 
     Args:
         channels: Input and output channels.
         squeeze_channels: Width of the bottleneck.
+        activation: Activation between the two 1x1 convs.
+        gate: Activation that turns the excitation into a per-channel scale.
     """
 
-    def __init__(self, channels: int, squeeze_channels: int) -> None:
+    def __init__(
+        self,
+        channels: int,
+        squeeze_channels: int,
+        activation: type[nn.Module] = nn.ReLU,
+        gate: type[nn.Module] = nn.Hardsigmoid,
+    ) -> None:
         super().__init__()
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc1 = nn.Conv2d(channels, squeeze_channels, 1)
         self.fc2 = nn.Conv2d(squeeze_channels, channels, 1)
-        self.activation = nn.ReLU()
-        self.scale_activation = nn.Hardsigmoid()
+        self.activation = activation()
+        self.scale_activation = gate()
 
     def forward(self, x: Tensor) -> Tensor:
         scale = self.scale_activation(self.fc2(self.activation(self.fc1(self.avgpool(x)))))
