@@ -99,7 +99,7 @@ class SQAResult:
 
     @property
     def img_accuracy(self) -> float | None:
-        """Accuracy over the image questions, in percent; ``None`` without image questions (the reference divides by 0)."""
+        """IMG-accuracy in percent; ``None`` when no question has an image (the reference divides by zero)."""
         return percent(self.img_correct, self.img_total) if self.img_total else None
 
     @property
