@@ -20,25 +20,22 @@ def _projectors_command(args: argparse.Namespace) -> int:
     """List every registered projector and run each once on random vision features."""
     import torch
 
-    from mvlm.projectors import create_projector, list_projectors
+    from mvlm.projectors import create_projector, summarize_projectors
 
     torch.manual_seed(0)
     features = torch.randn(1, args.tokens, args.in_dim)
+    header = ("projector", f"params ({args.in_dim}->{args.out_dim})", f"tokens out of {args.tokens}", "output shape", "from")
     rows = []
-    for name in list_projectors():
-        concrete = "mlp2x_gelu" if name == "mlp{N}x_gelu" else name
-        if concrete == "identity" and args.in_dim != args.out_dim:
-            rows.append((concrete, "-", "-", f"needs in_dim == out_dim ({args.in_dim} != {args.out_dim})"))
+    for summary in summarize_projectors(args.in_dim, args.out_dim, args.tokens):
+        if summary.parameters is None:
+            rows.append((summary.name, "-", "-", "-", f"not at these sizes: {summary.note.split(';')[0]}"))
             continue
-        projector = create_projector(concrete, args.in_dim, args.out_dim).eval()
         with torch.inference_mode():
-            tokens = projector(features)
-        params = sum(p.numel() for p in projector.parameters())
-        rows.append((concrete, f"{params:,}", str(tokens.shape[1]), str(list(tokens.shape))))
-    header = ("projector", f"params ({args.in_dim}->{args.out_dim})", f"tokens out of {args.tokens}", "output shape")
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(4)]
+            tokens = create_projector(summary.name, args.in_dim, args.out_dim).eval()(features)
+        rows.append((summary.name, f"{summary.parameters:,}", str(summary.output_tokens), str(list(tokens.shape)), summary.paper))
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, tuple("-" * w for w in widths), *rows]:
-        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)))
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
     return 0
 
 

@@ -24,6 +24,7 @@ from mvlm.projectors.grid import Grid, GridLike, infer_grid, map_to_tokens, to_g
 from mvlm.projectors.ldp import LDPBlock, LDPProjector
 from mvlm.projectors.ldpv2 import LDPv2Projector
 from mvlm.projectors.cabstractor import CAbstractorProjector
+from mvlm.projectors.catalogue import ProjectorSummary, summarize_projectors
 from mvlm.projectors.mlp import IdentityProjector, LinearProjector, MLPProjector
 from mvlm.projectors.resampler import PerceiverResamplerProjector
 from mvlm.projectors.spatial import PixelShuffleProjector, PoolProjector
@@ -45,12 +46,14 @@ __all__ = [
     "PoolProjector",
     "Projector",
     "ProjectorFactory",
+    "ProjectorSummary",
     "create_projector",
     "get_projector_class",
     "infer_grid",
     "list_projectors",
     "map_to_tokens",
     "register_projector",
+    "summarize_projectors",
     "to_grid",
     "tokens_to_map",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import abc
 import inspect
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
@@ -49,6 +49,9 @@ class Projector(nn.Module, abc.ABC):
         >>> ldp.num_output_tokens(576)
         144
     """
+
+    paper: ClassVar[str] = ""
+    """Where the architecture comes from (shown in listings and the docs), e.g. ``"MobileVLM, arXiv 2312.16886"``."""
 
     def __init__(self, in_dim: int, out_dim: int) -> None:
         super().__init__()

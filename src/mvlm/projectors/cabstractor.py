@@ -1,4 +1,4 @@
-"""``cabstractor``: Honeybee's C-Abstractor (arXiv 2312.06742), a locality-preserving projector.
+"""``cabstractor``: Honeybee's C-Abstractor (arXiv 2312.06742), a locality-preserving projector::
 
     [B, N, in] -> as a map -> stage 1: ``depth`` ResNet bottleneck blocks (in -> hidden)
                -> adaptive average pool to ``output_grid``
@@ -71,6 +71,8 @@ class CAbstractorProjector(Projector):
         depth: Bottleneck blocks in each of the two stages (3 in Honeybee).
         hidden_dim: Channels of the convolution stages (default: ``in_dim``).
     """
+
+    paper = "Honeybee, arXiv 2312.06742"
 
     def __init__(
         self, in_dim: int, out_dim: int, output_grid: GridLike = 12, depth: int = 3, hidden_dim: int | None = None

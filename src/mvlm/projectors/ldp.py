@@ -63,6 +63,8 @@ class LDPProjector(Projector):
     (``model.mm_projector.model.mlp.1.weight`` ...). Parameters at 1024 -> 2048: 18,936,832.
     """
 
+    paper = "MobileVLM, arXiv 2312.16886"
+
     def __init__(self, in_dim: int, out_dim: int, stride: int = 2) -> None:
         super().__init__(in_dim, out_dim)
         if not isinstance(stride, int) or isinstance(stride, bool) or stride < 1:

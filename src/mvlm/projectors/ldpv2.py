@@ -73,6 +73,8 @@ class LDPv2Projector(Projector):
         ConfigError: Both or neither of ``output_grid`` and ``downsample`` are given.
     """
 
+    paper = "MobileVLM V2, arXiv 2402.03766"
+
     def __init__(
         self, in_dim: int, out_dim: int, output_grid: GridLike | None = 12, downsample: int | None = None
     ) -> None:

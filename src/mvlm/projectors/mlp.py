@@ -40,6 +40,8 @@ def gelu_mlp(in_dim: int, out_dim: int, depth: int) -> nn.Sequential:
 class LinearProjector(Projector):
     """One linear layer, token-wise (LLaVA-1's projector). Keys ``weight`` ``[out, in]`` and ``bias``."""
 
+    paper = "LLaVA, arXiv 2304.08485"
+
     def __init__(self, in_dim: int, out_dim: int) -> None:
         super().__init__(in_dim, out_dim)
         self.weight = nn.Parameter(torch.empty(out_dim, in_dim))
@@ -74,6 +76,8 @@ class MLPProjector(Projector):
         depth: Number of linear layers (>= 1).
     """
 
+    paper = "LLaVA-1.5, arXiv 2310.03744"
+
     def __init__(self, in_dim: int, out_dim: int, depth: int = 2) -> None:
         super().__init__(in_dim, out_dim)
         self.depth = depth
@@ -103,6 +107,8 @@ def _mlp_family(match: re.Match[str]) -> ProjectorFactory:
 @register_projector("identity")
 class IdentityProjector(Projector):
     """Passes the features through unchanged; ``in_dim`` must equal ``out_dim``."""
+
+    paper = "LLaVA code base"
 
     def __init__(self, in_dim: int, out_dim: int) -> None:
         super().__init__(in_dim, out_dim)

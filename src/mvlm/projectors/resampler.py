@@ -94,6 +94,8 @@ class PerceiverResamplerProjector(Projector):
             be divisible by 4.
     """
 
+    paper = "Flamingo, arXiv 2204.14198"
+
     def __init__(
         self,
         in_dim: int,

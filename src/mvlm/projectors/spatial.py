@@ -39,6 +39,8 @@ class PixelShuffleProjector(Projector):
             2 = ``Linear, GELU, Linear``).
     """
 
+    paper = "Idefics3, arXiv 2408.12637; SmolVLM, arXiv 2504.05299"
+
     def __init__(self, in_dim: int, out_dim: int, scale: int = 2, mlp_depth: int = 2) -> None:
         super().__init__(in_dim, out_dim)
         self.scale = _positive_int(scale, "PixelShuffleProjector: scale")
@@ -82,6 +84,8 @@ class PoolProjector(Projector):
             It must not be larger than the input grid.
         mlp_depth: Linear layers of the MLP applied after pooling.
     """
+
+    paper = "adaptive average pooling (e.g. LLaVA-OneVision, arXiv 2408.03326)"
 
     def __init__(self, in_dim: int, out_dim: int, output_grid: GridLike = 12, mlp_depth: int = 2) -> None:
         super().__init__(in_dim, out_dim)

@@ -1,0 +1,71 @@
+"""Package-level promises: light imports, lazy top-level API, documented public symbols."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import subprocess
+import sys
+
+import pytest
+
+import mvlm
+
+
+def _modules_loaded_after(statement: str) -> set[str]:
+    code = f"import sys, json; {statement}; print(json.dumps(sorted(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(json.loads(result.stdout))
+
+
+def test_import_mvlm_is_light():
+    loaded = _modules_loaded_after("import mvlm")
+    assert not {"torch", "transformers", "numpy", "PIL"} & loaded
+
+
+def test_projectors_need_only_torch():
+    loaded = _modules_loaded_after("import mvlm.projectors")
+    assert "torch" in loaded
+    assert not {"transformers", "timm", "torchvision"} & loaded
+
+
+def test_top_level_names_resolve_lazily():
+    for name in mvlm.__all__:
+        assert getattr(mvlm, name) is not None
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        mvlm.nope  # noqa: B018
+
+
+PUBLIC_MODULES = [
+    "mvlm",
+    "mvlm.errors",
+    "mvlm.registry",
+    "mvlm.cli",
+    "mvlm.projectors",
+    "mvlm.projectors.base",
+    "mvlm.projectors.grid",
+    "mvlm.projectors.ldp",
+    "mvlm.projectors.ldpv2",
+    "mvlm.projectors.mlp",
+    "mvlm.projectors.mobilenet_blocks",
+    "mvlm.projectors.spatial",
+    "mvlm.projectors.resampler",
+    "mvlm.projectors.cabstractor",
+    "mvlm.projectors.catalogue",
+]
+
+
+@pytest.mark.parametrize("module_name", PUBLIC_MODULES)
+def test_every_public_symbol_has_a_docstring(module_name):
+    module = importlib.import_module(module_name)
+    assert inspect.getdoc(module), f"{module_name} has no module docstring"
+    for name in getattr(module, "__all__", []):
+        obj = getattr(module, name)
+        if inspect.isclass(obj) or inspect.isfunction(obj):
+            assert inspect.getdoc(obj), f"{module_name}.{name} has no docstring"
+        if inspect.isclass(obj):
+            for member_name, member in vars(obj).items():
+                if member_name.startswith("_") or not inspect.isfunction(member):
+                    continue
+                assert inspect.getdoc(getattr(obj, member_name)), f"{module_name}.{name}.{member_name} has no docstring"
