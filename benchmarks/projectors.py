@@ -37,7 +37,9 @@ def _llava_peer(in_dim: int, out_dim: int) -> torch.nn.Module | None:
     return LlavaMultiModalProjector(config)
 
 
-def run(in_dim: int, out_dims: list[int], tokens: int, dtypes: list[str], batch: int, repeats: int) -> list[dict[str, Any]]:
+def run(
+    in_dim: int, out_dims: list[int], tokens: int, dtypes: list[str], batch: int, repeats: int
+) -> list[dict[str, Any]]:
     results = []
     for out_dim in out_dims:
         candidates: list[tuple[str, torch.nn.Module]] = []
@@ -94,8 +96,16 @@ def main() -> None:
     results = run(args.in_dim, out_dims, args.tokens, args.dtypes, args.batch, repeats)
     header = ["projector", "out_dim", "dtype", "tokens", "params", "median ms", "min ms", "max ms"]
     rows = [
-        [r["projector"], r["out_dim"], r["dtype"], f"{r['input_tokens']}->{r['output_tokens']}", f"{r['parameters']:,}",
-         r["median_ms"], r["min_ms"], r["max_ms"]]
+        [
+            r["projector"],
+            r["out_dim"],
+            r["dtype"],
+            f"{r['input_tokens']}->{r['output_tokens']}",
+            f"{r['parameters']:,}",
+            r["median_ms"],
+            r["min_ms"],
+            r["max_ms"],
+        ]
         for r in results
     ]
     print()

@@ -63,5 +63,7 @@ def write_json(path: Path, payload: dict[str, Any]) -> Path:
     """Write ``payload`` (plus machine info) as indented JSON, creating the folder; returns the path."""
     path.parent.mkdir(parents=True, exist_ok=True)
     document = {"machine": machine_info(), **payload}
-    path.write_text(json.dumps(document, indent=2, default=lambda o: asdict(o) if hasattr(o, "__dataclass_fields__") else str(o)))
+    path.write_text(
+        json.dumps(document, indent=2, default=lambda o: asdict(o) if hasattr(o, "__dataclass_fields__") else str(o))
+    )
     return path

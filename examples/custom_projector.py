@@ -49,7 +49,9 @@ def main() -> None:
     # A MobileVLM-style config names the projector; AutoProjector builds it.
     config = {"mm_projector_type": "strided_conv", "mm_hidden_size": 1024, "hidden_size": 2048}  # default stride 2
     from_config = AutoProjector.from_config(config)
-    print(f"{type(from_config).__name__}: {features.shape[1]} vision tokens -> {from_config(features).shape[1]} LM tokens")
+    print(
+        f"{type(from_config).__name__}: {features.shape[1]} vision tokens -> {from_config(features).shape[1]} LM tokens"
+    )
 
 
 if __name__ == "__main__":

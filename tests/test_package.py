@@ -69,3 +69,7 @@ def test_every_public_symbol_has_a_docstring(module_name):
                 if member_name.startswith("_") or not inspect.isfunction(member):
                     continue
                 assert inspect.getdoc(getattr(obj, member_name)), f"{module_name}.{name}.{member_name} has no docstring"
+
+
+def test_lazy_exports_and_all_agree():
+    assert set(mvlm.__all__) - {"__version__"} == set(mvlm._LAZY_EXPORTS)

@@ -6,6 +6,8 @@ table cannot drift from the code.
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from docutils import nodes
 from docutils.parsers.rst import Directive, directives
 from docutils.statemachine import StringList
@@ -14,7 +16,11 @@ from mvlm.projectors import summarize_projectors
 
 
 class ProjectorTable(Directive):
-    option_spec = {"in-dim": directives.positive_int, "out-dim": directives.positive_int, "tokens": directives.positive_int}
+    option_spec: ClassVar[dict[str, Any]] = {
+        "in-dim": directives.positive_int,
+        "out-dim": directives.positive_int,
+        "tokens": directives.positive_int,
+    }
 
     def run(self) -> list[nodes.Node]:
         in_dim = self.options.get("in-dim", 1024)
@@ -45,6 +51,6 @@ class ProjectorTable(Directive):
         return container.children
 
 
-def setup(app):  # noqa: ANN001, ANN201 - Sphinx extension entry point
+def setup(app):
     app.add_directive("projector-table", ProjectorTable)
     return {"parallel_read_safe": True, "version": "1"}

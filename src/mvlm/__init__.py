@@ -22,7 +22,16 @@ _LAZY_EXPORTS: dict[str, str] = {
     "register_projector": "mvlm.projectors",
 }
 
-__all__ = ["__version__", *sorted(_LAZY_EXPORTS)]
+__all__ = [
+    "AutoProjector",
+    "MvlmError",
+    "Projector",
+    "Registry",
+    "__version__",
+    "create_projector",
+    "list_projectors",
+    "register_projector",
+]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from mvlm.errors import MvlmError

@@ -24,7 +24,13 @@ def _projectors_command(args: argparse.Namespace) -> int:
 
     torch.manual_seed(0)
     features = torch.randn(1, args.tokens, args.in_dim)
-    header = ("projector", f"params ({args.in_dim}->{args.out_dim})", f"tokens out of {args.tokens}", "output shape", "from")
+    header = (
+        "projector",
+        f"params ({args.in_dim}->{args.out_dim})",
+        f"tokens out of {args.tokens}",
+        "output shape",
+        "from",
+    )
     rows = []
     for summary in summarize_projectors(args.in_dim, args.out_dim, args.tokens):
         if summary.parameters is None:
@@ -32,10 +38,18 @@ def _projectors_command(args: argparse.Namespace) -> int:
             continue
         with torch.inference_mode():
             tokens = create_projector(summary.name, args.in_dim, args.out_dim).eval()(features)
-        rows.append((summary.name, f"{summary.parameters:,}", str(summary.output_tokens), str(list(tokens.shape)), summary.paper))
+        rows.append(
+            (
+                summary.name,
+                f"{summary.parameters:,}",
+                str(summary.output_tokens),
+                str(list(tokens.shape)),
+                summary.paper,
+            )
+        )
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, tuple("-" * w for w in widths), *rows]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
     return 0
 
 
@@ -54,7 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
         "running each once on random vision features of MobileVLM's shape.",
     )
     projectors.add_argument("--in-dim", type=int, default=1024, help="vision feature width (default: 1024, CLIP ViT-L)")
-    projectors.add_argument("--out-dim", type=int, default=2048, help="language-model width (default: 2048, MobileLLaMA-1.4B)")
+    projectors.add_argument(
+        "--out-dim", type=int, default=2048, help="language-model width (default: 2048, MobileLLaMA-1.4B)"
+    )
     projectors.add_argument("--tokens", type=int, default=576, help="number of vision tokens (default: 576 = 24x24)")
     projectors.set_defaults(handler=_projectors_command)
     return parser

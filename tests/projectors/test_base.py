@@ -60,7 +60,7 @@ def test_registering_a_taken_name_raises(halver):
 
 
 def test_only_projector_subclasses_can_register():
-    with pytest.raises(ConfigError, match="subclass of mvlm.projectors.Projector"):
+    with pytest.raises(ConfigError, match=r"subclass of mvlm\.projectors\.Projector"):
         register_projector("test_not_a_projector")(nn.Linear)
     assert "test_not_a_projector" not in PROJECTORS
 
@@ -103,7 +103,12 @@ def test_auto_projector_reads_published_config_fields(projector_type, cls):
 
 
 def test_auto_projector_options_and_missing_fields():
-    config = {"mm_projector_type": "ldpnetv2", "mm_hidden_size": 8, "hidden_size": 8, "mm_projector_options": {"output_grid": 6}}
+    config = {
+        "mm_projector_type": "ldpnetv2",
+        "mm_hidden_size": 8,
+        "hidden_size": 8,
+        "mm_projector_options": {"output_grid": 6},
+    }
     assert AutoProjector.from_config(config).num_output_tokens(576) == 36
     with pytest.raises(ConfigError, match="'mm_hidden_size'"):
         AutoProjector.from_config({"mm_projector_type": "ldpnet", "hidden_size": 8})

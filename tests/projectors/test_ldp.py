@@ -36,9 +36,7 @@ def test_state_dict_keys_are_the_published_24():
     assert len(PUBLISHED_LDP_KEYS) == 24
 
 
-@pytest.mark.parametrize(
-    ("hidden", "squeeze", "params"), [(2048, 512, 18_936_832), (2560, 640, 28_913_920)]
-)
+@pytest.mark.parametrize(("hidden", "squeeze", "params"), [(2048, 512, 18_936_832), (2560, 640, 28_913_920)])
 def test_published_shapes_and_parameter_counts(hidden, squeeze, params):
     with torch.device("meta"):
         ldp = create_projector("ldpnet", 1024, hidden)

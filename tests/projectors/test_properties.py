@@ -163,6 +163,8 @@ def test_bfloat16_runs_and_tracks_float32(family, data):
     case.in_dim, case.out_dim = case.in_dim + 16, (case.in_dim + 16 if family == "identity" else case.out_dim + 16)
     if family == "cabstractor":
         case.options["hidden_dim"] += 16
+    if family == "resampler":
+        case.options["hidden_dim"] += 16 * case.options["num_heads"]
     projector, features, grid = _build(case)
     with torch.no_grad():
         reference = projector(features, grid=grid)

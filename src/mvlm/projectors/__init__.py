@@ -20,11 +20,11 @@ from mvlm.projectors.base import (
     list_projectors,
     register_projector,
 )
+from mvlm.projectors.cabstractor import CAbstractorProjector
+from mvlm.projectors.catalogue import ProjectorSummary, summarize_projectors
 from mvlm.projectors.grid import Grid, GridLike, infer_grid, map_to_tokens, to_grid, tokens_to_map
 from mvlm.projectors.ldp import LDPBlock, LDPProjector
 from mvlm.projectors.ldpv2 import LDPv2Projector
-from mvlm.projectors.cabstractor import CAbstractorProjector
-from mvlm.projectors.catalogue import ProjectorSummary, summarize_projectors
 from mvlm.projectors.mlp import IdentityProjector, LinearProjector, MLPProjector
 from mvlm.projectors.resampler import PerceiverResamplerProjector
 from mvlm.projectors.spatial import PixelShuffleProjector, PoolProjector

@@ -123,7 +123,9 @@ def register_projector(
 
     def decorator(cls: type[Projector]) -> type[Projector]:
         if not (isinstance(cls, type) and issubclass(cls, Projector)):
-            raise ConfigError(f"register_projector('{name}') expects a subclass of mvlm.projectors.Projector, got {cls!r}")
+            raise ConfigError(
+                f"register_projector('{name}') expects a subclass of mvlm.projectors.Projector, got {cls!r}"
+            )
         PROJECTORS.register(name, cls, aliases=tuple(aliases))
         return cls
 

@@ -51,7 +51,9 @@ class ResNetBottleneck(nn.Module):
         self.shortcut: nn.Module = (
             nn.Identity()
             if in_channels == out_channels
-            else nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, bias=False), ChannelLayerNorm2d(out_channels, eps=1e-6))
+            else nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, bias=False), ChannelLayerNorm2d(out_channels, eps=1e-6)
+            )
         )
         self.act = nn.SiLU()
 
@@ -114,4 +116,6 @@ class CAbstractorProjector(Projector):
         return self.readout(map_to_tokens(feature_map))
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, output_grid={self.pooled_grid}, depth={self.depth}, hidden_dim={self.hidden_dim}"
+        return (
+            f"{super().extra_repr()}, output_grid={self.pooled_grid}, depth={self.depth}, hidden_dim={self.hidden_dim}"
+        )

@@ -85,7 +85,9 @@ class LDPv2Projector(Projector):
                 f"and downsample (a factor; set output_grid=None to use it); got output_grid={output_grid!r}, "
                 f"downsample={downsample!r}"
             )
-        if downsample is not None and (not isinstance(downsample, int) or isinstance(downsample, bool) or downsample < 1):
+        if downsample is not None and (
+            not isinstance(downsample, int) or isinstance(downsample, bool) or downsample < 1
+        ):
             raise ConfigError(f"LDPv2Projector: downsample must be a positive int, got {downsample!r}")
         self.fixed_grid: Grid | None = None if output_grid is None else to_grid(output_grid, "output_grid")
         self.downsample = downsample

@@ -90,8 +90,13 @@ class InvertedResidual(nn.Module):
         super().__init__()
         depthwise = nn.Sequential(
             nn.Conv2d(
-                channels, channels, kernel_size, stride=stride, padding=(kernel_size - 1) // 2,
-                groups=channels, bias=False,
+                channels,
+                channels,
+                kernel_size,
+                stride=stride,
+                padding=(kernel_size - 1) // 2,
+                groups=channels,
+                bias=False,
             ),
             ChannelLayerNorm2d(channels, eps=layer_norm_eps),
             nn.Hardswish(),

@@ -7,7 +7,6 @@ first, so the queries can tell where a feature came from.
 
 from __future__ import annotations
 
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -75,7 +74,9 @@ class PerceiverAttention(nn.Module):
 
 class _FeedForward(nn.Sequential):
     def __init__(self, dim: int, mult: int = 4) -> None:
-        super().__init__(nn.LayerNorm(dim), nn.Linear(dim, dim * mult, bias=False), nn.GELU(), nn.Linear(dim * mult, dim, bias=False))
+        super().__init__(
+            nn.LayerNorm(dim), nn.Linear(dim, dim * mult, bias=False), nn.GELU(), nn.Linear(dim * mult, dim, bias=False)
+        )
 
 
 @register_projector("resampler", aliases=("perceiver", "perceiver_resampler"))
@@ -144,5 +145,3 @@ class PerceiverResamplerProjector(Projector):
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, num_queries={self.num_queries}, hidden_dim={self.hidden_dim}"
-
-
