@@ -17,8 +17,11 @@ they fall back to asking GPT):
 3. else no letter (``None``), counted wrong. MMBench would ask GPT here; LLaVA's ``eval_mmbench.py``
    would ask ChatGPT; we do neither and report how many answers stayed unparsed.
 
-Not reproduced: VLMEvalKit's refusal phrases and its ``Z`` pseudo-option (both only ever yield a
-wrong answer) and the verbose-mode "A might be a quantifier" rejection (off by default there).
+VLMEvalKit's "no answer" cases are kept and also give ``None`` at once (without trying step 2):
+an answer containing one of its four refusal phrases (``"Cannot determine the answer"``...), and
+an answer with no valid letter token but a ``Z`` token. Not reproduced: the "A might be a
+quantifier" rejection, which VLMEvalKit applies only in verbose mode (off by default), and the
+older OpenCompass variant of step 1 (no punctuation stripping; ``A.``/``(A)`` style suffix table).
 
 :func:`llava_option_letter` is LLaVA's ``auto_parse_answer`` (the rules of LLaVA's own
 ``eval_mmbench.py``), selectable with ``matcher="llava"``.
@@ -61,6 +64,13 @@ __all__ = [
 
 _SEPARATORS = ".()[],:;!*#{}"
 _TO_SPACES = str.maketrans(_SEPARATORS, " " * len(_SEPARATORS))
+# VLMEvalKit's can_infer_option answers "Z" (no valid option) for these, without text matching.
+_REFUSALS = (
+    "Sorry, I can't help with images of people yet.",
+    "I can't process this file.",
+    "I'm sorry, but without the image provided",
+    "Cannot determine the answer",
+)
 
 
 def _letters(options: Sequence[str]) -> str:
@@ -80,10 +90,14 @@ def extract_option_letter(text: str, options: Sequence[str]) -> str | None:
         The shown letter (``"A"``, ``"B"``...), or ``None`` when the rules find no single answer.
     """
     letters = _letters(options)
+    if any(phrase in text for phrase in _REFUSALS):
+        return None
     tokens = text.translate(_TO_SPACES).split()
     found = [letter for letter in letters if letter in tokens]
     if len(found) == 1:
         return found[0]
+    if not found and "Z" in tokens:
+        return None
     lowered = text.lower()
     found = [letter for letter, option in zip(letters, options, strict=True) if str(option).lower() in lowered]
     return found[0] if len(found) == 1 else None
