@@ -175,7 +175,7 @@ def test_label_masking_style():
     assert label_masking_style("llava_llama_2") == "llama_2"
     custom = Conversation(system="S", roles=("Q", "A"), sep_style="TWO", sep=" ", sep2="</s>", version="v1_mine")
     assert label_masking_style(custom) == "v1"
-    with pytest.raises(PromptError, match="template default has no label masking"):
+    with pytest.raises(PromptError, match="template 'default' has no label masking"):
         label_masking_style("default")
     with pytest.raises(PromptError, match="version 'other'"):
         label_masking_style(Conversation(system="", roles=("a", "b"), sep_style="TWO", sep2="x", version="other"))

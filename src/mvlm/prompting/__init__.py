@@ -12,7 +12,7 @@ the order the data path uses them:
 
 Example:
     >>> from mvlm.prompting import build_prompt
-    >>> build_prompt("What is in the photo?", "v1")[-45:]
+    >>> build_prompt("What is in the photo?", "v1").split("questions. ")[1]
     'USER: <image>\\nWhat is in the photo? ASSISTANT:'
 """
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from mvlm.errors import DataError, PromptError
 from mvlm.prompting.constants import DEFAULT_IMAGE_TOKEN, IGNORE_INDEX
@@ -72,9 +72,7 @@ class MaskedSample:
 
 def _tokenize(text: str, tokenizer: TextTokenizer, has_image: bool) -> list[int]:
     if has_image:
-        ids = tokenize_with_images(text, tokenizer)
-        assert isinstance(ids, list)
-        return ids
+        return cast(list[int], tokenize_with_images(text, tokenizer))
     return tokenize_text(tokenizer, text)
 
 
@@ -217,9 +215,8 @@ def mask_targets_plain(text: str, tokenizer: TextTokenizer, *, instruction: str 
     The first ``len(tokenize_with_images(instruction))`` ids (BOS and the image id) are masked; the
     caption and its newline carry the loss.
     """
-    ids = tokenize_with_images(text, tokenizer)
-    prefix = tokenize_with_images(instruction, tokenizer)
-    assert isinstance(ids, list) and isinstance(prefix, list)
+    ids = cast(list[int], tokenize_with_images(text, tokenizer))
+    prefix = cast(list[int], tokenize_with_images(instruction, tokenizer))
     labels = list(ids)
     _mask(labels, 0, len(prefix))
     return MaskedSample(ids, labels, text)
@@ -241,7 +238,7 @@ def label_masking_style(template: str | Conversation) -> str:
         return "llama_2"
     if conv.version.startswith("v1") and conv.sep_style is SeparatorStyle.TWO:
         return "v1"
-    name = template if isinstance(template, str) else f"with version '{conv.version}'"
+    name = f"'{template}'" if isinstance(template, str) else f"with version '{conv.version}'"
     raise PromptError(
         f"the conversation template {name} has no label masking; training supports PLAIN-style templates, "
         "LLAMA_2-style templates and TWO-style templates whose version starts with 'v1' (such as 'v1')"

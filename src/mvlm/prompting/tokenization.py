@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from mvlm.errors import ConfigError, DataError, PromptError
 from mvlm.prompting.constants import DEFAULT_IMAGE_TOKEN, IGNORE_INDEX, IMAGE_TOKEN_INDEX
@@ -309,8 +309,7 @@ def encode_prompt(
     """
     if num_images is not None:
         check_image_count(prompt, num_images)
-    ids = tokenize_with_images(prompt, tokenizer, image_token_index)
-    assert isinstance(ids, list)
+    ids = cast(list[int], tokenize_with_images(prompt, tokenizer, image_token_index))
     expanded = expand_image_tokens(
         ids, num_image_tokens, image_token_index=image_token_index, placeholder_id=placeholder_id
     )
