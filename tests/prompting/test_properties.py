@@ -19,7 +19,7 @@ from mvlm.prompting import (
     tokenize_with_images,
 )
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 # Text without "<" or ">" cannot spell a special token or the image tag by accident.
 TEXT_ALPHABET = st.sampled_from(list("abcdeXYZ ,.?!\n\t0123456789é🙂"))
