@@ -2,12 +2,13 @@
 
 Normalisation (:func:`normalize_vqa_answer`), step by step as the reference, quirks included:
 
-1. lowercase; delete every ``,`` and ``?``; turn ``'s`` into `` 's``; strip. (Commas are gone
-   before step 3, so "1,000" becomes "1000", and step 3's "a comma between digits" test never fires.)
+1. lowercase; delete every ``,`` and ``?``; put a space before each ``'s`` (``it's`` -> ``it 's``);
+   strip. (Commas are gone before step 3, so "1,000" becomes "1000", and step 3's "a comma between
+   digits" test never fires.)
 2. replace newlines and tabs by spaces; strip.
 3. for each of ``; / [ ] " { } ( ) = + \\ _ - > < @ ` , ? !``: if the *step-2 text* has that
    character next to a space (``"p "`` or ``" p"``), delete every occurrence of it, else replace
-   every occurrence by a space (so ``"t-shirt"`` -> ``"t shirt"`` but ``"a - b"`` -> ``"a  b"``).
+   every occurrence by a space (so ``"t-shirt"`` -> ``"t shirt"`` but ``"x - y"`` -> ``"x  y"``).
 4. remove periods with ``re.sub(r'(?!<=\\d)(\\.)(?!\\d)', '', text, re.UNICODE)``. The intended
    look-behind is written ``(?!<=\\d)`` (a look-*ahead* that always succeeds), so every period not
    followed by a digit goes, also after a digit: ``"5."`` -> ``"5"``, ``"3.5"`` stays. And
