@@ -34,4 +34,6 @@ def test_public_api_is_exported():
     import mvlm.eval.metrics as metrics
 
     for name in metrics.__all__:
-        assert getattr(metrics, name).__doc__, name
+        obj = getattr(metrics, name)
+        if callable(obj):  # functions and classes carry their own docstring
+            assert obj.__doc__ and obj.__doc__ is not type(obj).__doc__, name

@@ -64,10 +64,12 @@ class SummaryRow:
     @property
     def avg(self) -> float | None:
         """Mean of the six columns with MME-P / 20; ``None`` unless all six are present."""
-        if self.missing:
-            return None
-        values = [self.scores[name] for name in SUMMARY_COLUMNS]
-        total = sum(v / MME_DIVISOR if name == "MME-P" else v for name, v in zip(SUMMARY_COLUMNS, values, strict=True))  # type: ignore[operator]
+        total = 0.0
+        for name in SUMMARY_COLUMNS:
+            value = self.scores.get(name)
+            if value is None:
+                return None
+            total += value / MME_DIVISOR if name == "MME-P" else value
         return total / len(SUMMARY_COLUMNS)
 
     def as_dict(self) -> dict[str, float | None]:
