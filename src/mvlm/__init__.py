@@ -20,21 +20,30 @@ _LAZY_EXPORTS: dict[str, str] = {
     "create_projector": "mvlm.projectors",
     "list_projectors": "mvlm.projectors",
     "register_projector": "mvlm.projectors",
+    "Conversation": "mvlm.prompting",
+    "get_conversation": "mvlm.prompting",
+    "list_conversations": "mvlm.prompting",
+    "register_conversation": "mvlm.prompting",
 }
 
 __all__ = [
     "AutoProjector",
+    "Conversation",
     "MvlmError",
     "Projector",
     "Registry",
     "__version__",
     "create_projector",
+    "get_conversation",
+    "list_conversations",
     "list_projectors",
+    "register_conversation",
     "register_projector",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from mvlm.errors import MvlmError
+    from mvlm.prompting import Conversation, get_conversation, list_conversations, register_conversation
     from mvlm.projectors import AutoProjector, Projector, create_projector, list_projectors, register_projector
     from mvlm.registry import Registry
 
