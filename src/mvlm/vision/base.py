@@ -64,7 +64,9 @@ def resolve_select_layer(select_layer: int, num_layers: int, *, allow_embeddings
     index = select_layer + num_layers + 1 if select_layer < 0 else select_layer
     if not lowest <= index <= num_layers:
         valid = f"{lowest - num_layers - 1}..-1 or {lowest}..{num_layers}"
-        raise ConfigError(f"{who}select_layer {select_layer} is out of range for a {num_layers}-layer tower; use {valid}")
+        raise ConfigError(
+            f"{who}select_layer {select_layer} is out of range for a {num_layers}-layer tower; use {valid}"
+        )
     return index
 
 
@@ -232,7 +234,9 @@ class VisionTower(nn.Module, abc.ABC):
         """Raise :class:`~mvlm.errors.ShapeError` unless ``pixel_values`` is a float ``[batch, 3, S, S]``."""
         size = self.image_size
         if not isinstance(pixel_values, Tensor):
-            raise ShapeError(f"{type(self).__name__} expects a tensor [batch, 3, {size}, {size}], got {type(pixel_values)}")
+            raise ShapeError(
+                f"{type(self).__name__} expects a tensor [batch, 3, {size}, {size}], got {type(pixel_values)}"
+            )
         if pixel_values.dim() != 4 or tuple(pixel_values.shape[1:]) != (3, size, size):
             raise ShapeError(
                 f"{type(self).__name__} expects pixel_values of shape [batch, 3, {size}, {size}], got "
@@ -303,7 +307,9 @@ def register_vision_tower(
 
     def decorator(cls: type[VisionTower]) -> type[VisionTower]:
         if not (isinstance(cls, type) and issubclass(cls, VisionTower)):
-            raise ConfigError(f"register_vision_tower('{name}') expects a subclass of mvlm.vision.VisionTower, got {cls!r}")
+            raise ConfigError(
+                f"register_vision_tower('{name}') expects a subclass of mvlm.vision.VisionTower, got {cls!r}"
+            )
         VISION_TOWERS.register(name, cls, aliases=tuple(aliases))
         if "tower_type" not in cls.__dict__:
             cls.tower_type = name
@@ -396,7 +402,9 @@ class AutoVisionTower:
         tower_type = field("vision_tower_type", None) or "clip"
         name = field("mm_vision_tower")
         if not name:
-            raise ConfigError("the config's 'mm_vision_tower' is empty; name a vision tower (a preset, folder or model)")
+            raise ConfigError(
+                "the config's 'mm_vision_tower' is empty; name a vision tower (a preset, folder or model)"
+            )
         select_layer = field("mm_vision_select_layer", None)
         options: dict[str, Any] = {
             "select_layer": -2 if select_layer is None else select_layer,

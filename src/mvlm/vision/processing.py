@@ -135,10 +135,12 @@ def _array_to_image(array: np.ndarray, name: str) -> Image.Image:
     elif array.dtype == np.uint16:
         array = np.rint(array / 257.0).astype(np.uint8)
     elif np.issubdtype(array.dtype, np.floating):
-        if not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
+        if not np.isfinite(array).all():
+            raise ImageError(f"{name}: a floating-point image must hold values in [0, 1], not NaN or infinity")
+        if array.min() < 0 or array.max() > 1:
             raise ImageError(
-                f"{name}: a floating-point image must hold values in [0, 1] (got [{np.nanmin(array)}, "
-                f"{np.nanmax(array)}]); pass 0-255 data as uint8"
+                f"{name}: a floating-point image must hold values in [0, 1] (got [{array.min()}, {array.max()}]); "
+                "pass 0-255 data as uint8"
             )
         array = np.rint(array.astype(np.float64) * 255).astype(np.uint8)
     elif np.issubdtype(array.dtype, np.integer):
@@ -150,8 +152,7 @@ def _array_to_image(array: np.ndarray, name: str) -> Image.Image:
         array = array.astype(np.uint8)
     else:
         raise ImageError(f"{name}: unsupported array dtype {array.dtype}")
-    mode = {2: "L", 3: "RGB", 4: "RGBA"}[array.ndim if array.ndim == 2 else array.shape[-1]]
-    return Image.fromarray(np.ascontiguousarray(array), mode=mode)
+    return Image.fromarray(np.ascontiguousarray(array))  # uint8 [H, W] / [H, W, 3] / [H, W, 4]: L / RGB / RGBA
 
 
 def load_image(
@@ -230,10 +231,10 @@ def to_rgb(image: Image.Image, background: tuple[int, int, int] = (255, 255, 255
         return image
     if image.mode in _SIXTEEN_BIT_MODES:
         values = np.asarray(image, dtype=np.float64)
-        image = Image.fromarray(np.rint(np.clip(values, 0, 65535) / 257.0).astype(np.uint8), mode="L")
+        image = Image.fromarray(np.rint(np.clip(values, 0, 65535) / 257.0).astype(np.uint8))
     elif image.mode == "F":
         values = np.asarray(image, dtype=np.float64)
-        image = Image.fromarray(np.rint(np.clip(np.nan_to_num(values), 0, 255)).astype(np.uint8), mode="L")
+        image = Image.fromarray(np.rint(np.clip(np.nan_to_num(values), 0, 255)).astype(np.uint8))
     bands = image.getbands()
     try:
         if "A" in bands or "a" in bands or "transparency" in image.info:
@@ -287,6 +288,8 @@ class ImageProcessor:
         resample: Pillow filter name (``"bicubic"``, ``"bilinear"``...) or its code (3 = bicubic).
         rescale_factor: Multiplies the 0..255 values (1/255).
         do_normalize: Subtract ``mean`` and divide by ``std``.
+        crop_rounding: How the centre crop's offset ``(size - S) / 2`` is rounded: ``"floor"`` as
+            transformers, or ``"round"`` (half to even) as torchvision, which timm's transforms use.
         pad_color: RGB colour for padding and transparency; default ``int(255 * mean)`` per channel.
         apply_exif_orientation: Rotate / flip as an image's EXIF orientation says.
         max_pixels: Refuse larger images (decompression bombs); ``None`` uses Pillow's limit.
@@ -311,6 +314,7 @@ class ImageProcessor:
     resample: str = "bicubic"
     rescale_factor: float = 1 / 255
     do_normalize: bool = True
+    crop_rounding: str = "floor"
     pad_color: tuple[int, int, int] | None = None
     apply_exif_orientation: bool = True
     max_pixels: int | None = None
@@ -321,7 +325,10 @@ class ImageProcessor:
             object.__setattr__(self, field, value)
 
         put("image_size", _square_side(self.image_size, "image_size"))
-        put("resize_size", self.image_size if self.resize_size is None else _square_side(self.resize_size, "resize_size"))
+        put(
+            "resize_size",
+            self.image_size if self.resize_size is None else _square_side(self.resize_size, "resize_size"),
+        )
         assert self.resize_size is not None
         if self.resize_size < self.image_size:
             raise ConfigError(
@@ -329,12 +336,18 @@ class ImageProcessor:
                 f"{self.image_size}; the crop must fit in the resized image"
             )
         if self.resize_mode not in ("shortest_edge", "squash"):
-            raise ConfigError(f"ImageProcessor: resize_mode must be 'shortest_edge' or 'squash', got {self.resize_mode!r}")
+            raise ConfigError(
+                f"ImageProcessor: resize_mode must be 'shortest_edge' or 'squash', got {self.resize_mode!r}"
+            )
+        if self.crop_rounding not in ("floor", "round"):
+            raise ConfigError(f"ImageProcessor: crop_rounding must be 'floor' or 'round', got {self.crop_rounding!r}")
         resample = self.resample
         if isinstance(resample, int) and not isinstance(resample, bool):
             resample = _RESAMPLE_BY_CODE.get(int(resample), str(resample))
         if resample not in _RESAMPLE_NAMES:
-            raise ConfigError(f"ImageProcessor: resample must be one of {sorted(_RESAMPLE_NAMES)}, got {self.resample!r}")
+            raise ConfigError(
+                f"ImageProcessor: resample must be one of {sorted(_RESAMPLE_NAMES)}, got {self.resample!r}"
+            )
         put("resample", resample)
         for field in ("mean", "std"):
             values = getattr(self, field)
@@ -418,11 +431,17 @@ class ImageProcessor:
             return (side, int(side * height / width))
         return (int(side * width / height), side)
 
+    def _crop_offset(self, size: int) -> int:
+        if self.crop_rounding == "round":
+            return round((size - self.image_size) / 2)  # half to even, as torchvision
+        return (size - self.image_size) // 2
+
     def transform(self, image: Image.Image) -> np.ndarray:
         """Resize, centre-crop, rescale and normalise an RGB image: -> ``[3, S, S]`` float32.
 
         This is transformers' PIL CLIP pipeline: Pillow resize on uint8 data, integer crop offsets
-        ``(size - S) // 2``, rescale in float64 then cast to float32, normalise in float32.
+        ``(size - S) // 2`` (see ``crop_rounding``), rescale in float64 then cast to float32,
+        normalise in float32.
         """
         if image.mode != "RGB":
             raise ImageError(f"ImageProcessor.transform expects an RGB image, got mode {image.mode}; use to_rgb first")
@@ -430,7 +449,7 @@ class ImageProcessor:
         resized = image.resize(new_size, resample=_RESAMPLE_NAMES[self.resample])
         array = np.asarray(resized)
         height, width = array.shape[:2]
-        top, left = (height - self.image_size) // 2, (width - self.image_size) // 2
+        top, left = self._crop_offset(height), self._crop_offset(width)
         array = array[top : top + self.image_size, left : left + self.image_size]
         values = (array.astype(np.float64) * self.rescale_factor).astype(np.float32)
         if self.do_normalize:
@@ -456,7 +475,7 @@ class ImageProcessor:
         shortest edge), ``crop_size``, ``do_center_crop``, ``resample``, ``do_rescale``,
         ``rescale_factor``, ``do_normalize``, ``image_mean``, ``image_std``, ``image_processor_type``,
         and mvlm's own ``pad_to_square`` (default ``True``, as MobileVLM), ``pad_color``,
-        ``apply_exif_orientation``, ``max_pixels``. ``overrides`` take precedence.
+        ``apply_exif_orientation``, ``max_pixels``, ``crop_rounding``. ``overrides`` take precedence.
 
         Raises:
             ConfigError: A setting the processor cannot reproduce (no resize, a non-square crop...).
@@ -489,7 +508,7 @@ class ImageProcessor:
             "std": tuple(config.get("image_std", OPENAI_CLIP_STD)),
             "processor_type": str(config.get("image_processor_type", "CLIPImageProcessor")),
         }
-        for key in ("pad_to_square", "apply_exif_orientation", "max_pixels"):
+        for key in ("pad_to_square", "apply_exif_orientation", "max_pixels", "crop_rounding"):
             if key in config:
                 fields[key] = config[key]
         if config.get("pad_color") is not None:
@@ -523,6 +542,7 @@ class ImageProcessor:
             "pad_to_square": self.pad_to_square,
             "pad_color": list(self.pad_color),  # type: ignore[arg-type]
             "apply_exif_orientation": self.apply_exif_orientation,
+            "crop_rounding": self.crop_rounding,
         }
         if self.max_pixels is not None:
             config["max_pixels"] = self.max_pixels

@@ -193,7 +193,7 @@ class TimmVisionTower(VisionTower):
         return dict(timm.data.resolve_data_config(model=self.vision_tower))
 
     def processor_config(self) -> dict[str, Any]:
-        """timm's preprocessing in transformers' field names: resize to ``floor(S / crop_pct)``, crop ``S``."""
+        """timm's eval preprocessing in transformers' field names: resize to ``floor(S / crop_pct)``, crop ``S``."""
         data = self.data_config()
         size = self.image_size
         crop_pct = float(data.get("crop_pct") or 1.0)
@@ -224,6 +224,7 @@ class TimmVisionTower(VisionTower):
             "image_mean": [float(m) for m in data["mean"]],
             "image_std": [float(s) for s in data["std"]],
             "do_convert_rgb": True,
+            "crop_rounding": "round",  # torchvision's CenterCrop, as timm's eval transform
         }
 
     def extra_repr(self) -> str:

@@ -195,7 +195,9 @@ class TransformersViTTower(VisionTower):
             try:
                 return config_class(**fields), "", None
             except (TypeError, ValueError) as error:
-                raise ConfigError(f"{owner}: invalid {self.config_class_name} fields {sorted(fields)}: {error}") from error
+                raise ConfigError(
+                    f"{owner}: invalid {self.config_class_name} fields {sorted(fields)}: {error}"
+                ) from error
         raise ConfigError(
             f"{owner}: config must be a preset name, a local folder, a {self.config_class_name}, a mapping "
             f"of its fields or a {self.model_class_name}; got {type(config).__name__}"
@@ -282,10 +284,8 @@ class TransformersViTTower(VisionTower):
         if self.has_pre_layernorm:
             hidden = body.pre_layrnorm(hidden)
         for layer in body.encoder.layers[: self.selected_layer]:
-            if self._legacy_layer_call:  # transformers 4.x: (hidden, attention_mask, causal_mask) -> tuple
-                output = layer(hidden, None, None)
-            else:
-                output = layer(hidden, None)
+            # transformers 4.x layers take (hidden, attention_mask, causal_mask) and return a tuple
+            output = layer(hidden, None, None) if self._legacy_layer_call else layer(hidden, None)
             hidden = output[0] if isinstance(output, tuple) else output
         prefix = self.num_prefix_tokens
         return (hidden[:, :prefix] if prefix else None), hidden[:, prefix:]
