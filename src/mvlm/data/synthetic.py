@@ -363,7 +363,10 @@ class SyntheticWorld:
             scene = Scene(objects)
             if scene_split(scene) == split and self.questions(scene):
                 return scene
-        raise ConfigError(f"this world is too small to hold {split!r} scenes; allow more colours, shapes or sizes")
+        raise ConfigError(
+            f"found no {split!r} scene in {_MAX_SCENE_ATTEMPTS} tries: this world is too small, or its families ask "
+            "nothing about its scenes; allow more colors, shapes, sizes or families"
+        )
 
     def render(self, scene: Scene) -> Image:
         """Draw ``scene`` as an RGB image of ``image_size`` pixels; deterministic (no anti-aliasing).
@@ -466,7 +469,7 @@ class SyntheticWorld:
         return chosen
 
     def answer_vocabulary(self) -> list[str]:
-        """Every answer this world can give, in a fixed order (closed and small: 27 words by default)."""
+        """Every answer this world can give, in a fixed order (closed and small: 26 words by default)."""
         words: list[str] = []
         by_family = {
             "color": self.colors,
