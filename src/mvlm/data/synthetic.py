@@ -111,7 +111,9 @@ SPLITS: tuple[str, ...] = ("train", "val", "test")
 STAGES: tuple[str, ...] = ("pretrain", "finetune", "eval")
 #: The human turn of a stage-I (caption) record, after ``<image>\n``.
 CAPTION_PROMPT = "Describe the image."
+#: Default image side in pixels.
 DEFAULT_IMAGE_SIZE = 64
+#: Default largest number of objects in a scene.
 DEFAULT_MAX_SHAPES = 3
 
 _SPLIT_BUCKETS = {"train": range(0, 80), "val": range(80, 90), "test": range(90, 100)}
