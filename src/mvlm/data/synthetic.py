@@ -340,6 +340,13 @@ class SyntheticWorld:
                 f"SyntheticWorld: this world cannot ask {impossible} (size needs two sizes, relation max_shapes >= 2)"
             )
 
+    def __repr__(self) -> str:
+        return (
+            f"SyntheticWorld(seed={self.seed}, image_size={self.image_size}, max_shapes={self.max_shapes}, "
+            f"min_shapes={self.min_shapes}, colors={list(self.colors)}, shapes={list(self.shapes)}, "
+            f"sizes={list(self.sizes)}, families={list(self.families)}, max_turns={self.max_turns})"
+        )
+
     # ------------------------------------------------------------------------------------ scenes
     def _rng(self, split: str, purpose: str, index: int) -> random.Random:
         text = f"mvlm-synthetic|{self.seed}|{split}|{purpose}|{index}"
@@ -645,9 +652,9 @@ def generate_dataset(
 ) -> SyntheticFiles:
     """Write a synthetic data set: ``images/*.png``, the records, and the scenes behind them.
 
-    Same arguments, same bytes. Scenes depend on ``(seed, split, index)`` only, so a ``pretrain``
-    and a ``finetune`` set of one split and seed show the same images; use one folder per stage,
-    as both write ``<split>.json``.
+    Same arguments, same bytes (with the same Pillow and zlib). Scenes depend on
+    ``(seed, split, index)`` only, so a ``pretrain`` and a ``finetune`` set of one split and seed
+    show the same images; use one folder per stage, as both write ``<split>.json``.
 
     Args:
         out_dir: Output folder (created); also the image folder for training.
