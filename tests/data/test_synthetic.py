@@ -328,6 +328,22 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
     assert (tmp_path / "c" / "val.json").read_bytes() != (tmp_path / "a" / "val.json").read_bytes()
 
 
+def test_same_bytes_in_fresh_processes_whatever_the_hash_seed(tmp_path):
+    code = (
+        "import hashlib, sys; from pathlib import Path; from mvlm.data.synthetic import generate_dataset; "
+        "f = generate_dataset(sys.argv[1], 20, split='test', stage='finetune', seed=4); "
+        "print(hashlib.sha256(b''.join(p.read_bytes() for p in sorted(Path(sys.argv[1]).rglob('*.*')))).hexdigest())"
+    )
+    digests = set()
+    for hash_seed in ("1", "2"):
+        env = {"PYTHONHASHSEED": hash_seed, "PATH": ""}
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(tmp_path / hash_seed)], env=env, capture_output=True, text=True, check=True
+        )
+        digests.add(out.stdout.strip())
+    assert len(digests) == 1
+
+
 def test_records_are_prefix_stable_and_independent_of_stage():
     world = SyntheticWorld(5)
     short = [world.record("train", i, "finetune") for i in range(5)]
