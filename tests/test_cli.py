@@ -24,3 +24,9 @@ def test_no_command_prints_help_and_fails(capsys):
 def test_console_entry_point_and_python_m():
     result = subprocess.run([sys.executable, "-m", "mvlm", "--version"], capture_output=True, text=True, check=False)
     assert result.returncode == 0 and result.stdout.startswith("mvlm ")
+
+
+def test_synth_data_command_writes_a_dataset(tmp_path, capsys):
+    assert main(["synth-data", "--out", str(tmp_path), "--samples", "3", "--stage", "eval", "--split", "test"]) == 0
+    assert "wrote 3 records" in capsys.readouterr().out
+    assert (tmp_path / "test.jsonl").is_file() and list((tmp_path / "images").glob("*.png"))

@@ -53,6 +53,8 @@ PUBLIC_MODULES = [
     "mvlm.projectors.resampler",
     "mvlm.projectors.cabstractor",
     "mvlm.projectors.catalogue",
+    "mvlm.data",
+    "mvlm.data.synthetic",
 ]
 
 

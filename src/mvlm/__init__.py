@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from mvlm import _transformers_hook
+
 __version__ = "0.1.0.dev0"
 
 # public name -> module that defines it; resolved lazily by __getattr__.
@@ -24,11 +26,17 @@ _LAZY_EXPORTS: dict[str, str] = {
     "get_conversation": "mvlm.prompting",
     "list_conversations": "mvlm.prompting",
     "register_conversation": "mvlm.prompting",
+    "MobileVLM": "mvlm.model",
+    "MobileVLMConfig": "mvlm.model",
+    "MobileLLaMAConfig": "mvlm.language",
 }
 
 __all__ = [
     "AutoProjector",
     "Conversation",
+    "MobileLLaMAConfig",
+    "MobileVLM",
+    "MobileVLMConfig",
     "MvlmError",
     "Projector",
     "Registry",
@@ -43,9 +51,14 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from mvlm.errors import MvlmError
+    from mvlm.language import MobileLLaMAConfig
+    from mvlm.model import MobileVLM, MobileVLMConfig
     from mvlm.prompting import Conversation, get_conversation, list_conversations, register_conversation
     from mvlm.projectors import AutoProjector, Projector, create_projector, list_projectors, register_projector
     from mvlm.registry import Registry
+
+
+_transformers_hook.install()
 
 
 def __getattr__(name: str) -> Any:

@@ -53,6 +53,16 @@ def _projectors_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _synth_data_command(args: argparse.Namespace) -> int:
+    """Write a synthetic shapes data set (images + LLaVA records or evaluation questions)."""
+    from mvlm.data.synthetic import SyntheticWorld, generate_dataset
+
+    world = SyntheticWorld(args.seed, args.image_size, args.max_shapes, max_turns=args.max_turns)
+    files = generate_dataset(args.out, args.samples, split=args.split, stage=args.stage, world=world)
+    print(f"wrote {files.num_records} records ({files.num_images} images) to {files.data_file}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``mvlm`` command, with every sub-command."""
     parser = argparse.ArgumentParser(
@@ -73,6 +83,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     projectors.add_argument("--tokens", type=int, default=576, help="number of vision tokens (default: 576 = 24x24)")
     projectors.set_defaults(handler=_projectors_command)
+
+    synth = commands.add_parser(
+        "synth-data",
+        help="write a seeded synthetic shapes data set in LLaVA format",
+        description="Write images of coloured shapes with captions (--stage pretrain), question/answer "
+        "conversations (--stage finetune) or held-out questions (--stage eval) into --out.",
+    )
+    synth.add_argument("--out", required=True, help="output folder (also the image folder for training)")
+    synth.add_argument("--samples", type=int, required=True, help="number of records (eval: questions)")
+    synth.add_argument("--split", choices=("train", "val", "test"), default="train", help="(default: train)")
+    synth.add_argument(
+        "--stage", choices=("pretrain", "finetune", "eval"), default="finetune", help="(default: %(default)s)"
+    )
+    synth.add_argument("--seed", type=int, default=0, help="base seed (default: 0)")
+    synth.add_argument("--image-size", type=int, default=64, help="image side in pixels (default: 64)")
+    synth.add_argument("--max-shapes", type=int, default=3, help="most shapes per image, 1-9 (default: 3)")
+    synth.add_argument("--max-turns", type=int, default=3, help="most Q/A turns per finetune record (default: 3)")
+    synth.set_defaults(handler=_synth_data_command)
     return parser
 
 

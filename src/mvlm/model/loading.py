@@ -1,0 +1,151 @@
+"""Reading MobileVLM checkpoints: the published layouts, strict key checks, clear errors.
+
+transformers' ``from_pretrained`` does the reading (single or sharded ``pytorch_model*.bin`` read
+with ``weights_only``, ``model*.safetensors``, a local folder, a hub id, the local hub cache when
+offline, ``torch_dtype`` / ``device_map`` / ``low_cpu_mem_usage``); this module turns its loading
+report into errors (no tensor may be missing or left over, beyond non-persistent buffers) and
+wraps low-level failures (a truncated file, a bad config) into mvlm errors that name the source.
+A stage-I projector file (``mm_projector.bin``) loads into a model with :func:`load_projector_weights`.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from mvlm.errors import CheckpointError, MvlmError
+
+__all__ = [
+    "IGNORED_CHECKPOINT_KEYS",
+    "check_loading_report",
+    "describe_source",
+    "load_projector_weights",
+    "read_state_dict",
+    "save_projector_weights",
+    "wrap_loading_error",
+]
+
+IGNORED_CHECKPOINT_KEYS = (re.compile(r"(^|\.)position_ids$"), re.compile(r"(^|\.)rotary_emb\.inv_freq$"))
+"""Non-persistent buffers that older checkpoints stored; their presence or absence is not an error."""
+
+_PROJECTOR_PREFIX = "mm_projector."
+
+
+def describe_source(name_or_path: str | os.PathLike[str]) -> str:
+    """How to name a checkpoint in messages: the absolute folder when local, else the hub id."""
+    path = Path(name_or_path).expanduser()
+    return str(path.resolve()) if path.exists() else str(name_or_path)
+
+
+def _ignored(key: str) -> bool:
+    return any(pattern.search(key) for pattern in IGNORED_CHECKPOINT_KEYS)
+
+
+def _listing(keys: Iterable[str], limit: int = 12) -> str:
+    keys = sorted(keys)
+    shown = ", ".join(keys[:limit])
+    return f"{shown}, ... ({len(keys)} in all)" if len(keys) > limit else shown
+
+
+def check_loading_report(report: Mapping[str, Any], source: str) -> None:
+    """Raise :class:`~mvlm.errors.CheckpointError` if the checkpoint missed or left over any tensor.
+
+    Args:
+        report: transformers' loading info (``missing_keys``, ``unexpected_keys``, ``mismatched_keys``).
+        source: The checkpoint, for the message.
+    """
+    missing = {k for k in report.get("missing_keys", ()) if not _ignored(k)}
+    unexpected = {k for k in report.get("unexpected_keys", ()) if not _ignored(k)}
+    mismatched = [str(item) for item in report.get("mismatched_keys", ())]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} tensor(s) the model needs are missing: {_listing(missing)}")
+    if unexpected:
+        problems.append(f"{len(unexpected)} tensor(s) in the checkpoint have no place in the model: {_listing(unexpected)}")
+    if mismatched:
+        problems.append(f"{len(mismatched)} tensor(s) have the wrong shape: {_listing(mismatched)}")
+    if problems:
+        raise CheckpointError(
+            f"the checkpoint at {source} does not match its config.json: " + "; ".join(problems) + ". "
+            "Check that config.json belongs to these weights (mm_projector_type, hidden_size, num_hidden_layers...)"
+        )
+
+
+def wrap_loading_error(error: BaseException, source: str) -> MvlmError:
+    """Turn an exception raised while loading ``source`` into an mvlm error that names it."""
+    if isinstance(error, MvlmError):
+        return type(error)(f"{source}: {error}")
+    text = str(error).strip() or type(error).__name__
+    hint = ""
+    if isinstance(error, OSError) and os.environ.get("HF_HUB_OFFLINE") == "1":
+        hint = " (HF_HUB_OFFLINE=1: only the local hub cache is searched)"
+    elif isinstance(error, (pickle.UnpicklingError, EOFError, RuntimeError)) or "safetensor" in type(error).__name__.lower():
+        hint = " (the weight file looks truncated or corrupted; download it again)"
+    return CheckpointError(f"could not load a MobileVLM from {source}: {text}{hint}")
+
+
+def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
+    """Read one weight file (``.bin`` / ``.pt`` with ``weights_only``, or ``.safetensors``).
+
+    Raises:
+        CheckpointError: The file is missing, truncated, or not a state dict.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise CheckpointError(f"weight file {file} does not exist")
+    try:
+        if file.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(file))
+        else:
+            state = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - every reader failure becomes one clear error naming the file
+        raise CheckpointError(f"could not read weight file {file}: {error} (truncated or corrupted?)") from error
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{file} does not hold a state dict of tensors")
+    return state
+
+
+def load_projector_weights(projector: nn.Module, path: str | os.PathLike[str]) -> None:
+    """Load a stage-I projector file (``mm_projector.bin``, keys ``model.mm_projector.*``) strictly.
+
+    The reference's stage II strips everything up to ``mm_projector.`` from each key; so does this.
+
+    Raises:
+        CheckpointError: The file is unreadable, has non-projector keys, or misses / adds tensors.
+    """
+    state = read_state_dict(path)
+    stripped = {}
+    for key, value in state.items():
+        if _PROJECTOR_PREFIX not in key:
+            raise CheckpointError(f"{path}: key '{key}' is not a projector tensor (expected 'model.mm_projector.*')")
+        stripped[key.split(_PROJECTOR_PREFIX, 1)[1]] = value
+    result = projector.load_state_dict(stripped, strict=False)
+    check_loading_report({"missing_keys": result.missing_keys, "unexpected_keys": result.unexpected_keys}, str(path))
+
+
+def save_projector_weights(projector: nn.Module, path: str | os.PathLike[str]) -> Path:
+    """Write the projector as stage I does: ``model.mm_projector.*`` keys in a ``.bin`` (or ``.safetensors``) file.
+
+    The file is written next to its final name and renamed into place, so a failure leaves no partial file.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    state = {f"model.{_PROJECTOR_PREFIX}{k}": v.detach().cpu().contiguous() for k, v in projector.state_dict().items()}
+    partial = target.with_name(f".{target.name}.partial")
+    if target.suffix == ".safetensors":
+        from safetensors.torch import save_file
+
+        save_file(state, str(partial))
+    else:
+        torch.save(state, partial)
+    os.replace(partial, target)
+    return target
