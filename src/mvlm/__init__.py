@@ -53,8 +53,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from mvlm.errors import MvlmError
     from mvlm.language import MobileLLaMAConfig
     from mvlm.model import MobileVLM, MobileVLMConfig
-    from mvlm.prompting import Conversation, get_conversation, list_conversations, register_conversation
     from mvlm.projectors import AutoProjector, Projector, create_projector, list_projectors, register_projector
+    from mvlm.prompting import Conversation, get_conversation, list_conversations, register_conversation
     from mvlm.registry import Registry
 
 

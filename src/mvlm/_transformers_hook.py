@@ -49,7 +49,9 @@ class _RegisteringLoader(importlib.abc.Loader):
 
 
 class _TransformersImportHook(importlib.abc.MetaPathFinder):
-    def find_spec(self, fullname: str, path: Any, target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
+    def find_spec(
+        self, fullname: str, path: Any, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
         if fullname != "transformers":
             return None
         sys.meta_path.remove(self)

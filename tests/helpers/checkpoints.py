@@ -63,7 +63,9 @@ def _perturb(state: dict[str, torch.Tensor], generator: torch.Generator) -> dict
         if value.is_floating_point():
             scale = 0.5 / math.sqrt(value.shape[-1]) if value.dim() > 1 else 0.1
             noise = torch.randn(value.shape, generator=generator) * scale
-            out[key] = (noise + (1.0 if key.endswith("norm.weight") or "layer_norm" in key and key.endswith("weight") else 0.0))
+            out[key] = noise + (
+                1.0 if key.endswith("norm.weight") or ("layer_norm" in key and key.endswith("weight")) else 0.0
+            )
         else:
             out[key] = value.clone()
     return out
@@ -118,7 +120,9 @@ def build_tiny_mobilevlm_checkpoint(
 
     config = published_config_fields(preset)
     config.update(TINY_LLAMA)
-    config.update({"vocab_size": vocab_size, "mm_hidden_size": TINY_CLIP["hidden_size"], "mm_vision_tower": str(tower_dir)})
+    config.update(
+        {"vocab_size": vocab_size, "mm_hidden_size": TINY_CLIP["hidden_size"], "mm_vision_tower": str(tower_dir)}
+    )
     if "n_embd" in config:  # the 3B leftovers describe the real model; keep them, contradicting as published
         config.update({"n_embd": 2560, "n_head": 16, "n_layer": 32})
     config.update(config_overrides or {})
@@ -128,7 +132,9 @@ def build_tiny_mobilevlm_checkpoint(
 
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    llama_fields = {k: config[k] for k in (*TINY_LLAMA, "vocab_size", "rms_norm_eps", "tie_word_embeddings") if k in config}
+    llama_fields = {
+        k: config[k] for k in (*TINY_LLAMA, "vocab_size", "rms_norm_eps", "tie_word_embeddings") if k in config
+    }
     llama_fields.pop("max_sequence_length", None)
     state: dict[str, torch.Tensor] = dict(LlamaForCausalLM(LlamaConfig(**llama_fields)).state_dict())
     vision = CLIPVisionModel(CLIPVisionConfig(**TINY_CLIP)).state_dict()

@@ -18,7 +18,9 @@ def tiny_tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_v2_checkpoint(tmp_path_factory: pytest.TempPathFactory, tiny_tokenizer_dir: Path) -> Path:
     """MobileVLM_V2-1.7B's format (ldpnetv2), bf16 ``pytorch_model.bin``."""
-    return build_tiny_mobilevlm_checkpoint(tmp_path_factory.mktemp("v2") / "MobileVLM_V2-tiny", tokenizer_dir=tiny_tokenizer_dir)
+    return build_tiny_mobilevlm_checkpoint(
+        tmp_path_factory.mktemp("v2") / "MobileVLM_V2-tiny", tokenizer_dir=tiny_tokenizer_dir
+    )
 
 
 @pytest.fixture(scope="session")

@@ -8,10 +8,9 @@ import pytest
 from transformers import AutoConfig
 
 import mvlm  # noqa: F401 - registers mobilevlm with transformers
+from helpers.checkpoints import published_config_fields
 from mvlm.errors import ConfigError, UnknownNameError
 from mvlm.model import MobileVLMConfig, list_model_presets
-
-from helpers.checkpoints import published_config_fields
 
 PRESETS = ["MobileVLM-1.7B", "MobileVLM-3B", "MobileVLM_V2-1.7B", "MobileVLM_V2-3B", "MobileVLM_V2-7B"]
 
@@ -58,7 +57,14 @@ def test_saved_config_keeps_the_published_field_names(tmp_path):
     MobileVLMConfig.from_preset("MobileVLM_V2-1.7B").save_pretrained(tmp_path)
     saved = json.loads((tmp_path / "config.json").read_text())
     published = published_config_fields("MobileVLM_V2-1.7B")
-    for key in ("rope_theta", "rope_scaling", "torch_dtype", "mm_projector_type", "mm_vision_select_layer", "model_type"):
+    for key in (
+        "rope_theta",
+        "rope_scaling",
+        "torch_dtype",
+        "mm_projector_type",
+        "mm_vision_select_layer",
+        "model_type",
+    ):
         assert saved[key] == published[key], key
     assert MobileVLMConfig.from_pretrained(tmp_path).to_dict() == MobileVLMConfig(**saved).to_dict()
 
@@ -78,7 +84,7 @@ def test_unsupported_values_are_config_errors(field, value, message):
 
 
 def test_unknown_preset():
-    with pytest.raises(UnknownNameError, match="MobileVLM_V2-1.7B"):
+    with pytest.raises(UnknownNameError, match=r"MobileVLM_V2-1\.7B"):
         MobileVLMConfig.from_preset("MobileVLM_V2-1.8B")
 
 

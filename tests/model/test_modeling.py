@@ -8,11 +8,10 @@ import sys
 import pytest
 import torch
 
+from helpers.checkpoints import TINY_CLIP, TINY_LLAMA
 from mvlm.errors import ConfigError, PromptError, ShapeError
 from mvlm.model import IGNORE_INDEX, MobileVLM, MobileVLMConfig, splice_image_features
 from mvlm.projectors import LDPv2Projector
-
-from helpers.checkpoints import TINY_CLIP, TINY_LLAMA
 
 IMAGE = -200
 
@@ -79,7 +78,9 @@ def test_multiple_images_fill_positions_in_order():
 
 def test_count_mismatch_is_a_clear_error():
     with pytest.raises(ShapeError, match="5 image positions but 1 image"):
-        splice_image_features(torch.zeros(1, 6, 3), torch.tensor([[0, 1, 1, 1, 1, 1]], dtype=torch.bool), torch.zeros(1, 4, 3))
+        splice_image_features(
+            torch.zeros(1, 6, 3), torch.tensor([[0, 1, 1, 1, 1, 1]], dtype=torch.bool), torch.zeros(1, 4, 3)
+        )
 
 
 def test_prompt_errors(model):

@@ -124,7 +124,9 @@ class MobileVLMConfig(LlamaConfig):
                 "MobileVLM) or 'square'"
             )
         if self.image_grid_pinpoints:
-            raise ConfigError("image_grid_pinpoints (any-resolution tiling) is not supported by MobileVLM; set it to null")
+            raise ConfigError(
+                "image_grid_pinpoints (any-resolution tiling) is not supported by MobileVLM; set it to null"
+            )
         if self.mm_use_im_start_end or self.mm_use_im_patch_token:
             raise ConfigError(
                 "mm_use_im_start_end / mm_use_im_patch_token are not supported (no released MobileVLM uses them); "
@@ -194,7 +196,9 @@ class MobileVLMConfig(LlamaConfig):
         try:
             return AutoConfig.for_model(self.text_model_type, **fields)
         except ValueError as error:
-            raise ConfigError(f"text_model_type {self.text_model_type!r} is not a transformers model type: {error}") from None
+            raise ConfigError(
+                f"text_model_type {self.text_model_type!r} is not a transformers model type: {error}"
+            ) from None
 
 
 _MULTIMODAL_KEYS = {

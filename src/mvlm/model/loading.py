@@ -54,6 +54,13 @@ def _listing(keys: Iterable[str], limit: int = 12) -> str:
     return f"{shown}, ... ({len(keys)} in all)" if len(keys) > limit else shown
 
 
+def _describe_mismatch(item: Any) -> str:
+    if isinstance(item, (tuple, list)) and len(item) == 3:
+        key, stored, expected = item
+        return f"{key} (checkpoint {tuple(stored)}, model {tuple(expected)})"
+    return str(item)
+
+
 def check_loading_report(report: Mapping[str, Any], source: str) -> None:
     """Raise :class:`~mvlm.errors.CheckpointError` if the checkpoint missed or left over any tensor.
 
@@ -63,12 +70,14 @@ def check_loading_report(report: Mapping[str, Any], source: str) -> None:
     """
     missing = {k for k in report.get("missing_keys", ()) if not _ignored(k)}
     unexpected = {k for k in report.get("unexpected_keys", ()) if not _ignored(k)}
-    mismatched = [str(item) for item in report.get("mismatched_keys", ())]
+    mismatched = [_describe_mismatch(item) for item in report.get("mismatched_keys", ())]
     problems = []
     if missing:
         problems.append(f"{len(missing)} tensor(s) the model needs are missing: {_listing(missing)}")
     if unexpected:
-        problems.append(f"{len(unexpected)} tensor(s) in the checkpoint have no place in the model: {_listing(unexpected)}")
+        problems.append(
+            f"{len(unexpected)} tensor(s) in the checkpoint have no place in the model: {_listing(unexpected)}"
+        )
     if mismatched:
         problems.append(f"{len(mismatched)} tensor(s) have the wrong shape: {_listing(mismatched)}")
     if problems:
@@ -86,9 +95,19 @@ def wrap_loading_error(error: BaseException, source: str) -> MvlmError:
     hint = ""
     if isinstance(error, OSError) and os.environ.get("HF_HUB_OFFLINE") == "1":
         hint = " (HF_HUB_OFFLINE=1: only the local hub cache is searched)"
-    elif isinstance(error, (pickle.UnpicklingError, EOFError, RuntimeError)) or "safetensor" in type(error).__name__.lower():
+    elif _looks_corrupted(error):
         hint = " (the weight file looks truncated or corrupted; download it again)"
     return CheckpointError(f"could not load a MobileVLM from {source}: {text}{hint}")
+
+
+_CORRUPTION_MARKERS = ("pytorchstreamreader", "central directory", "unpickl", "deserializ", "incomplete", "truncat")
+
+
+def _looks_corrupted(error: BaseException) -> bool:
+    if isinstance(error, (pickle.UnpicklingError, EOFError)) or "safetensor" in type(error).__name__.lower():
+        return True
+    text = str(error).lower()
+    return any(marker in text for marker in _CORRUPTION_MARKERS)
 
 
 def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
@@ -107,7 +126,7 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
             state = load_file(str(file))
         else:
             state = torch.load(file, map_location="cpu", weights_only=True)
-    except Exception as error:  # noqa: BLE001 - every reader failure becomes one clear error naming the file
+    except Exception as error:
         raise CheckpointError(f"could not read weight file {file}: {error} (truncated or corrupted?)") from error
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{file} does not hold a state dict of tensors")
@@ -128,8 +147,18 @@ def load_projector_weights(projector: nn.Module, path: str | os.PathLike[str]) -
         if _PROJECTOR_PREFIX not in key:
             raise CheckpointError(f"{path}: key '{key}' is not a projector tensor (expected 'model.mm_projector.*')")
         stripped[key.split(_PROJECTOR_PREFIX, 1)[1]] = value
-    result = projector.load_state_dict(stripped, strict=False)
-    check_loading_report({"missing_keys": result.missing_keys, "unexpected_keys": result.unexpected_keys}, str(path))
+    own = projector.state_dict()
+    report = {
+        "missing_keys": [k for k in own if k not in stripped],
+        "unexpected_keys": [f"model.{_PROJECTOR_PREFIX}{k}" for k in stripped if k not in own],
+        "mismatched_keys": [
+            (k, tuple(v.shape), tuple(own[k].shape))
+            for k, v in stripped.items()
+            if k in own and v.shape != own[k].shape
+        ],
+    }
+    check_loading_report(report, str(path))
+    projector.load_state_dict(stripped, strict=True)
 
 
 def save_projector_weights(projector: nn.Module, path: str | os.PathLike[str]) -> Path:

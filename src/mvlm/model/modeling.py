@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from torch import Tensor, nn
 from transformers import GenerationMixin, PreTrainedModel
@@ -38,12 +38,12 @@ class MobileVLMPreTrainedModel(PreTrainedModel):
     base_model_prefix = "model"
     main_input_name = "input_ids"
     supports_gradient_checkpointing = True
-    _no_split_modules = ["LlamaDecoderLayer", "CLIPEncoderLayer", "SiglipEncoderLayer"]
-    _skip_keys_device_placement = ["past_key_values", "cache"]
+    _no_split_modules: ClassVar[list[str]] = ["LlamaDecoderLayer", "CLIPEncoderLayer", "SiglipEncoderLayer"]
+    _skip_keys_device_placement: ClassVar[list[str]] = ["past_key_values", "cache"]
     _supports_flash_attn = True
     _supports_sdpa = True
     _supports_attention_backend = True
-    _keys_to_ignore_on_load_unexpected = [r"\.position_ids$", r"rotary_emb\.inv_freq$"]
+    _keys_to_ignore_on_load_unexpected: ClassVar[list[str]] = [r"\.position_ids$", r"rotary_emb\.inv_freq$"]
 
 
 def _build_language_backbone(config: MobileVLMConfig) -> nn.Module:
@@ -93,7 +93,8 @@ class MobileVLMForCausalLM(MobileVLMPreTrainedModel, GenerationMixin):
             take the tower's tokens.
     """
 
-    _tied_weights_keys = {"lm_head.weight": "model.embed_tokens.weight"}  # only when tie_word_embeddings
+    # Applied only when config.tie_word_embeddings is true (never in the published checkpoints).
+    _tied_weights_keys: ClassVar[dict[str, str]] = {"lm_head.weight": "model.embed_tokens.weight"}
 
     def __init__(self, config: MobileVLMConfig) -> None:
         super().__init__(config)
@@ -106,7 +107,9 @@ class MobileVLMForCausalLM(MobileVLMPreTrainedModel, GenerationMixin):
                 "set mm_hidden_size to the tower's hidden size"
             )
         if projector.out_dim != config.hidden_size:
-            raise ConfigError(f"the projector's out_dim {projector.out_dim} differs from hidden_size {config.hidden_size}")
+            raise ConfigError(
+                f"the projector's out_dim {projector.out_dim} differs from hidden_size {config.hidden_size}"
+            )
         self.num_image_tokens = projector.num_output_tokens(tower.num_tokens)
         # Attached to the language body so the keys read model.vision_tower.* / model.mm_projector.*, as published.
         self.model.vision_tower = tower
@@ -242,7 +245,6 @@ class MobileVLMForCausalLM(MobileVLMPreTrainedModel, GenerationMixin):
         extras = {key: value for key, value in outputs.items() if key != "last_hidden_state"}
         return CausalLMOutputWithPast(loss=loss, logits=logits, **extras)
 
-
     # ----------------------------------------------------------------------------- checkpoints
     @classmethod
     def from_pretrained(  # type: ignore[override]
@@ -280,16 +282,23 @@ class MobileVLMForCausalLM(MobileVLMPreTrainedModel, GenerationMixin):
             raise ConfigError(f"vision_weights must be 'checkpoint', 'original' or 'reference', got {vision_weights!r}")
         source = describe_source(pretrained_model_name_or_path)
         want_report = kwargs.pop("output_loading_info", False)
+        # transformers only logs shape mismatches before raising; let it report them, then raise our own error.
+        allow_mismatch = kwargs.pop("ignore_mismatched_sizes", False)
+        kwargs["ignore_mismatched_sizes"] = True
         try:
             model, report = super().from_pretrained(
                 pretrained_model_name_or_path, *model_args, output_loading_info=True, **kwargs
             )
-        except Exception as error:  # noqa: BLE001 - every loading failure becomes one error naming the source
+        except Exception as error:
             raise wrap_loading_error(error, source) from error
-        check_loading_report(report, source)
+        check_loading_report(report if not allow_mismatch else {**report, "mismatched_keys": []}, source)
         model._checkpoint_source = str(pretrained_model_name_or_path)
-        model._hub_kwargs = {k: kwargs[k] for k in ("revision", "cache_dir", "local_files_only", "token") if k in kwargs}
-        if vision_weights == "original" or (vision_weights == "reference" and "v2" not in model.config.mm_projector_type):
+        model._hub_kwargs = {
+            k: kwargs[k] for k in ("revision", "cache_dir", "local_files_only", "token") if k in kwargs
+        }
+        if vision_weights == "original" or (
+            vision_weights == "reference" and "v2" not in model.config.mm_projector_type
+        ):
             model.load_original_vision_weights()
         return (model, report) if want_report else model
 
@@ -304,9 +313,19 @@ class MobileVLMForCausalLM(MobileVLMPreTrainedModel, GenerationMixin):
         source = name_or_path or self.config.mm_vision_tower
         original = type(self.vision_tower).from_pretrained(source)  # type: ignore[attr-defined]
         target = self.vision_tower.vision_tower
-        weights = {k: v.to(dtype=p.dtype) for (k, v), p in zip(original.vision_tower.state_dict().items(), target.state_dict().values(), strict=False)}
-        result = target.load_state_dict(weights, strict=False)
-        check_loading_report({"missing_keys": result.missing_keys, "unexpected_keys": result.unexpected_keys}, source)
+        own = target.state_dict()
+        weights = {
+            k: v.to(dtype=own[k].dtype) if k in own else v for k, v in original.vision_tower.state_dict().items()
+        }
+        report = {
+            "missing_keys": [k for k in own if k not in weights],
+            "unexpected_keys": [k for k in weights if k not in own],
+            "mismatched_keys": [
+                (k, v.shape, own[k].shape) for k, v in weights.items() if k in own and v.shape != own[k].shape
+            ],
+        }
+        check_loading_report(report, source)
+        target.load_state_dict(weights, strict=True)
 
     def load_projector(self, path: str | os.PathLike[str]) -> None:
         """Load a stage-I projector file (``mm_projector.bin`` with ``model.mm_projector.*`` keys) strictly."""
@@ -384,4 +403,3 @@ class MobileVLMForCausalLM(MobileVLMPreTrainedModel, GenerationMixin):
 
 MobileVLM = MobileVLMForCausalLM
 """The name users reach for: ``MobileVLM.from_pretrained("mtgv/MobileVLM_V2-1.7B")``."""
-

@@ -54,7 +54,12 @@ def save_into_folder(target: str | os.PathLike[str], write: Callable[[Path], Non
         families = {(m.group(1), m.group(3)) for m in map(_WEIGHT_FILES.match, produced_names) if m}
         for stale in folder.iterdir():
             match = _WEIGHT_FILES.match(stale.name)
-            if stale.is_file() and match and (match.group(1), match.group(3)) in families and stale.name not in produced_names:
+            if (
+                stale.is_file()
+                and match
+                and (match.group(1), match.group(3)) in families
+                and stale.name not in produced_names
+            ):
                 stale.unlink()
         written = []
         for file in produced:

@@ -64,5 +64,3 @@ def splice_image_features(
     if labels is not None:
         labels = labels.masked_fill(image_mask.to(labels.device), IGNORE_INDEX)
     return embeddings, labels
-
-
