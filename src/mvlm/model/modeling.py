@@ -344,13 +344,15 @@ class MobileVLMForCausalLM(MobileVLMPreTrainedModel, GenerationMixin):
         and the tokenizer files, staging them first so a failure leaves ``save_directory`` as it was.
 
         Files already in the folder that the save does not produce are kept, except stale shards
-        of the same weight family. ``push_to_hub=True`` and :meth:`push_to_hub` go through here.
+        of the same weight family. :meth:`push_to_hub` (transformers' ``PushToHubMixin``) saves
+        through this method too; ``push_to_hub=True`` (with ``repo_id``) uploads after saving.
         """
         from mvlm.model.saving import save_into_folder
 
-        if kwargs.get("push_to_hub"):  # transformers stages and uploads through this method again
-            super().save_pretrained(save_directory, *args, **kwargs)
-            return
+        push = kwargs.pop("push_to_hub", False)
+        hub_options = {
+            key: kwargs.pop(key) for key in ("repo_id", "commit_message", "private", "token") if key in kwargs
+        }
         tokenizer = self._tokenizer if self._tokenizer is not None else self._try_checkpoint_tokenizer()
 
         def write(folder: Path) -> None:
@@ -359,6 +361,9 @@ class MobileVLMForCausalLM(MobileVLMPreTrainedModel, GenerationMixin):
                 tokenizer.save_pretrained(folder)
 
         save_into_folder(save_directory, write)
+        if push:  # the same files, uploaded through transformers' PushToHubMixin
+            repo_id = hub_options.pop("repo_id", None) or Path(save_directory).name
+            self.push_to_hub(repo_id, max_shard_size=kwargs.get("max_shard_size", "50GB"), **hub_options)
 
     # ----------------------------------------------------------------------------- tokenizer and images
     _tokenizer: Any = None
