@@ -1,0 +1,163 @@
+"""The registry, the Question / ImageRef types, answer records, the JSON-array reader, and the import weight."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from benchfiles import png_base64, write_lines, write_png
+
+from mvlm.errors import DataError, ImageError, UnknownNameError
+from mvlm.eval.benchmarks import (
+    BENCHMARKS,
+    AnswerRecord,
+    Benchmark,
+    ImageRef,
+    Question,
+    ScoredPart,
+    answer_line,
+    get_benchmark,
+    list_benchmarks,
+    load_answers,
+    make_answer_record,
+    new_answer_id,
+    read_answers,
+    register_benchmark,
+)
+from mvlm.eval.benchmarks.reading import read_json_array
+
+
+def test_import_is_light():
+    code = (
+        "import sys; import mvlm.eval.benchmarks as b; b.get_benchmark('mmbench'); "
+        "print(sorted(n for n in ('torch', 'PIL', 'numpy', 'transformers', 'pandas') if n in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_registry():
+    assert list_benchmarks() == ["gqa", "mmbench", "mme", "pope", "sqa", "synthetic", "textvqa"]
+    assert type(get_benchmark("scienceqa")).__name__ == "ScienceQABenchmark"
+    assert get_benchmark("mmb", circular=True).circular is True
+    expected = {"gqa": 128, "mme": 128, "pope": 128, "textvqa": 128, "mmbench": 1024, "sqa": 1024}
+    assert {name: BENCHMARKS.get(name).max_new_tokens for name in expected} == expected
+    assert all(get_benchmark(name).template == "v1" for name in list_benchmarks())
+    with pytest.raises(UnknownNameError, match="did you mean 'pope'"):
+        get_benchmark("poep")
+
+
+def test_register_custom_benchmark(tmp_path):
+    @register_benchmark("toy_vqa")
+    class ToyBenchmark(Benchmark):
+        name = "toy_vqa"
+        question_file = "q.txt"
+
+        def _read(self, root):
+            lines = (root / self.question_file).read_text().splitlines()
+            return [
+                self._question(question_id=i, text=t, record_prompt=t, image=None, ground_truth="ok", line=i)
+                for i, t in enumerate(lines, start=1)
+            ], []
+
+        def _score(self, pairs):
+            right = sum(record.text == question.ground_truth for question, record in pairs)
+            return ScoredPart(metrics={"right": right}, headline=100.0 * right / len(pairs), scored=len(pairs))
+
+    try:
+        (tmp_path / "q.txt").write_text("Say ok.\nSay ok again.\n")
+        bench = get_benchmark("toy_vqa")
+        questions = bench.load(tmp_path)
+        assert bench.prompt(questions[0]).endswith("USER: Say ok. ASSISTANT:")  # no image, no tag
+        report = bench.score([bench.make_record(questions[0], "ok", model_id="m")], tmp_path)
+        assert report["headline"] == 100.0
+        assert report["counts"]["missing_answer"] == 1
+    finally:
+        BENCHMARKS.unregister("toy_vqa")
+
+
+def test_resolve_data_dir(tmp_path):
+    bench = get_benchmark("pope")
+    write_lines(tmp_path / "pope" / "llava_pope_test.jsonl", [])
+    assert bench.resolve_data_dir(tmp_path) == tmp_path / "pope"
+    assert bench.resolve_data_dir(tmp_path / "pope") == tmp_path / "pope"
+    with pytest.raises(DataError, match=r"llava_pope_test\.jsonl"):
+        bench.resolve_data_dir(tmp_path / "elsewhere")
+
+
+def test_image_ref(tmp_path):
+    with pytest.raises(DataError):
+        ImageRef()
+    path = write_png(tmp_path / "a.png", (1, 2, 3))
+    assert ImageRef(path=path).check() is None
+    assert ImageRef(path=path).open().getpixel((0, 0)) == (1, 2, 3)
+    assert "does not exist" in ImageRef(path=tmp_path / "b.png").check()
+    assert ImageRef(base64=png_base64()).open().mode == "RGB"
+    assert ImageRef(base64="").check() == "the image cell is empty"
+    with pytest.raises(ImageError, match="base64"):
+        ImageRef(base64="%%%").read_bytes()
+    (tmp_path / "c.png").write_bytes(b"not an image")
+    with pytest.raises(ImageError, match="cannot decode"):
+        ImageRef(path=tmp_path / "c.png").open()
+
+
+def test_answer_records(tmp_path):
+    question = Question(
+        benchmark="gqa", key="7", question_id="7", text="Q?", record_prompt="Q?", image=None, max_new_tokens=128
+    )
+    record = make_answer_record(question, "A", model_id="tiny")
+    assert list(record) == ["question_id", "prompt", "text", "answer_id", "model_id", "metadata"]
+    assert len(record["answer_id"]) == 22 and new_answer_id() != new_answer_id()
+    line = answer_line(record)
+    assert line.endswith("\n") and json.loads(line) == record
+    path = write_lines(
+        tmp_path / "answers.jsonl",
+        [
+            record,
+            {"question_id": True, "prompt": "p", "text": "t"},  # line 2: a boolean id
+            {"question_id": "1", "prompt": "p", "text": 3},  # line 3: text not a string
+            "",
+            '{"question_id": "2", "prompt": "p", "text": "trunc',  # line 5: an interrupted write
+        ],
+    )
+    loaded = load_answers(path)
+    assert [r.question_id for r in loaded.records] == ["7"]
+    assert loaded.records[0].where == f"{path}:1"
+    assert [(p.kind, p.line) for p in loaded.problems] == [
+        ("malformed_answer", 2),
+        ("malformed_answer", 3),
+        ("malformed_answer", 5),
+    ]
+    with pytest.raises(DataError, match=r"answers\.jsonl:2: .*question_id.*\(and 2 more bad line\(s\)\)"):
+        read_answers(path)
+    good = write_lines(tmp_path / "good.jsonl", [record])
+    assert read_answers(good) == [AnswerRecord(**{**record, "file": str(good), "line": 1})]
+
+
+def test_json_array_lines(tmp_path):
+    path = tmp_path / "a.json"
+    path.write_text('[\n  {"a": 1},\n\n  {"b": [1,\n 2]},  3\n]\n')
+    assert read_json_array(path) == [(2, {"a": 1}), (4, {"b": [1, 2]}), (5, 3)]
+    path.write_text("[]")
+    assert read_json_array(path) == []
+    path.write_text('{"a": 1}')
+    with pytest.raises(DataError, match="expected a JSON array"):
+        read_json_array(path)
+    path.write_text("[1,\n 2 3]")
+    with pytest.raises(DataError, match=r"a\.json:2: expected ','"):
+        read_json_array(path)
+
+
+def test_question_set_is_a_sequence(tmp_path):
+    write_png(tmp_path / "val2014" / "x.png")
+    write_lines(
+        tmp_path / "llava_pope_test.jsonl",
+        [{"question_id": 1, "image": "x.png", "text": "Is there a cat in the image?", "category": "random"}],
+    )
+    questions = get_benchmark("pope").load(Path(tmp_path))
+    assert len(questions) == 1 and list(questions) == [questions[0]] and questions[:1] == [questions[0]]
+    assert questions.get("1") is questions[0] and questions.get("2") is None
+    assert "1 questions" in repr(questions)
