@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import doctest
+import importlib
 import json
 import subprocess
 import sys
@@ -161,3 +163,29 @@ def test_question_set_is_a_sequence(tmp_path):
     assert len(questions) == 1 and list(questions) == [questions[0]] and questions[:1] == [questions[0]]
     assert questions.get("1") is questions[0] and questions.get("2") is None
     assert "1 questions" in repr(questions)
+
+
+MODULES = ["base", "gqa", "llava_jsonl", "mmbench", "mme", "pope", "problems", "questions", "reading", "records"]
+MODULES += ["sqa", "synthetic", "textvqa"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    module = importlib.import_module(f"mvlm.eval.benchmarks.{name}")
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0
+
+
+def test_answered_keys_for_resuming(tmp_path):
+    bench = get_benchmark("textvqa")
+    assert bench.answered_keys(tmp_path / "not_yet.jsonl") == set()
+    prompt = "what is it?\nReference OCR token: a\nAnswer the question using a single word or phrase."
+    path = write_lines(
+        tmp_path / "answers.jsonl",
+        [
+            {"question_id": "img1", "prompt": prompt, "text": "a"},
+            {"question_id": "img1", "prompt": "one line", "text": "b"},  # cannot be keyed: answers nothing
+            '{"question_id": "img2", "prom',  # interrupted write
+        ],
+    )
+    assert bench.answered_keys(path) == {"img1|what is it?"}

@@ -35,9 +35,6 @@ from mvlm.eval.benchmarks import textvqa as _textvqa  # noqa: F401
 from mvlm.eval.benchmarks.base import (
     BENCHMARKS,
     Benchmark,
-    ImageRef,
-    Question,
-    QuestionSet,
     ScoredPart,
     get_benchmark,
     list_benchmarks,
@@ -50,6 +47,7 @@ from mvlm.eval.benchmarks.mmbench import MMBenchBenchmark, is_missing_cell
 from mvlm.eval.benchmarks.mme import MMEBenchmark
 from mvlm.eval.benchmarks.pope import PopeBenchmark
 from mvlm.eval.benchmarks.problems import PROBLEM_KINDS, Problem
+from mvlm.eval.benchmarks.questions import ImageRef, Question, QuestionSet
 from mvlm.eval.benchmarks.records import (
     AnswerFile,
     AnswerRecord,

@@ -22,32 +22,23 @@ Example::
 
 from __future__ import annotations
 
-import base64
-import binascii
-import io
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, overload
+from typing import Any
 
-from mvlm.errors import DataError, ImageError
+from mvlm.errors import DataError
 from mvlm.eval.benchmarks.problems import PROBLEM_KINDS, Problem
+from mvlm.eval.benchmarks.questions import Question, QuestionSet
 from mvlm.eval.benchmarks.records import AnswerRecord, load_answers, make_answer_record
 from mvlm.eval.metrics import Tally
-from mvlm.prompting.constants import DEFAULT_IMAGE_TOKEN
 from mvlm.prompting.conversation import get_conversation
 from mvlm.registry import Registry
-
-if TYPE_CHECKING:  # pragma: no cover
-    from PIL.Image import Image
 
 __all__ = [
     "BENCHMARKS",
     "Benchmark",
-    "ImageRef",
-    "Question",
-    "QuestionSet",
     "ScoredPart",
     "get_benchmark",
     "list_benchmarks",
@@ -59,7 +50,7 @@ BENCHMARKS: Registry[type[Benchmark]] = Registry("benchmark")
 """Benchmark classes by name (``gqa``, ``mmbench``, ``mme``, ``pope``, ``sqa``, ``textvqa``, ``synthetic``)."""
 
 
-def register_benchmark(name: str, *, aliases: tuple[str, ...] = ()) -> Any:
+def register_benchmark(name: str, *, aliases: tuple[str, ...] = ()) -> Callable[[type[Benchmark]], type[Benchmark]]:
     """Class decorator: register a :class:`Benchmark` subclass under ``name`` (and ``aliases``).
 
     Example::
@@ -93,178 +84,6 @@ def tally_to_dict(tally: Tally | None) -> dict[str, Any] | None:
     if tally is None:
         return None
     return {"accuracy": tally.accuracy, "correct": tally.correct, "total": tally.total}
-
-
-@dataclass(frozen=True)
-class ImageRef:
-    """Where a question's image is: a file, or base64 text (MMBench). Nothing is decoded until asked.
-
-    Attributes:
-        path: The image file.
-        base64: The base64-encoded image file (MMBench's ``image`` column).
-    """
-
-    path: Path | None = None
-    base64: str | None = None
-
-    def __post_init__(self) -> None:
-        if (self.path is None) == (self.base64 is None):
-            raise DataError("an ImageRef needs exactly one of path= or base64=")
-
-    def describe(self) -> str:
-        """A short human description (the path, or the base64 length)."""
-        return str(self.path) if self.path is not None else f"<base64 image, {len(self.base64 or '')} characters>"
-
-    def read_bytes(self) -> bytes:
-        """The encoded image file's bytes.
-
-        Raises:
-            ImageError: The file is missing or unreadable, or the base64 text is invalid.
-        """
-        if self.path is not None:
-            try:
-                return self.path.read_bytes()
-            except OSError as error:
-                raise ImageError(f"cannot read image {self.path}: {error}") from error
-        try:
-            return base64.b64decode(self.base64 or "", validate=True)
-        except (binascii.Error, ValueError) as error:
-            raise ImageError(f"invalid base64 image data: {error}") from error
-
-    def check(self) -> str | None:
-        """Cheap availability check: ``None`` if the image can be read, else why not (no decoding of pixels)."""
-        if self.path is not None:
-            return None if self.path.is_file() else f"image file {self.path} does not exist"
-        if not (self.base64 or "").strip():
-            return "the image cell is empty"
-        try:
-            self.read_bytes()
-        except ImageError as error:
-            return str(error)
-        return None
-
-    def open(self, *, convert_rgb: bool = True) -> Image:
-        """Decode the image with PIL (imported here, not at module import).
-
-        Args:
-            convert_rgb: Convert to RGB (as ``model_vqa_loader.py`` does; the CLIP processor would anyway).
-
-        Raises:
-            ImageError: The image cannot be read or decoded.
-        """
-        from PIL import Image as PILImage
-        from PIL import UnidentifiedImageError
-
-        data = self.read_bytes()
-        try:
-            image = PILImage.open(io.BytesIO(data))
-            image.load()
-        except (UnidentifiedImageError, OSError) as error:
-            raise ImageError(f"cannot decode image {self.describe()}: {error}") from error
-        return image.convert("RGB") if convert_rgb else image
-
-
-@dataclass(frozen=True)
-class Question:
-    """One question to ask, exactly as the reference asks it.
-
-    Attributes:
-        benchmark: The benchmark's registered name.
-        key: Unique within the benchmark; pairs the question with its answer record
-            (:meth:`Benchmark.record_key`). Usually ``str(question_id)``; MME and TextVQA ids name an
-            image, so their key adds the question; MMBench's adds the round.
-        question_id: The id written into the answer record, as the question file spells it.
-        text: The user text after ``"<image>\\n"`` (the whole user text without an image).
-        record_prompt: The ``prompt`` field the reference writes into the answer record.
-        image: The image, or ``None`` for a text-only question (some ScienceQA ones).
-        max_new_tokens: The reference's generation cap for this benchmark.
-        ground_truth: What the scorer compares with (``None`` when the data has none for it).
-        round_id: MMBench round (0 for a single pass); ``None`` elsewhere.
-        options: MMBench: the options in the order shown.
-        option_char: MMBench: the original letter of each shown option.
-        metadata: Benchmark-specific extras (category, subtask, ...).
-        file: The question file it was read from.
-        line: Its 1-based line there.
-    """
-
-    benchmark: str
-    key: str
-    question_id: str | int
-    text: str
-    record_prompt: str
-    image: ImageRef | None
-    max_new_tokens: int
-    ground_truth: Any = None
-    round_id: int | None = None
-    options: tuple[str, ...] | None = None
-    option_char: tuple[str, ...] | None = None
-    metadata: Mapping[str, Any] = field(default_factory=dict)
-    file: str | None = None
-    line: int | None = None
-
-    @property
-    def has_image(self) -> bool:
-        """Whether the question is asked with an image."""
-        return self.image is not None
-
-    @property
-    def user_message(self) -> str:
-        """The user turn as sent: ``"<image>\\n" + text`` with an image, ``text`` without."""
-        return f"{DEFAULT_IMAGE_TOKEN}\n{self.text}" if self.has_image else self.text
-
-    @property
-    def where(self) -> str:
-        """``"file:line"`` of the question."""
-        return f"{self.file}:{self.line}"
-
-
-class QuestionSet(Sequence[Question]):
-    """The questions of a benchmark folder, with the problems met reading it.
-
-    Behaves as a read-only list of :class:`Question`.
-
-    Args:
-        benchmark: The benchmark's name.
-        data_dir: The folder read.
-        questions: The questions that can be asked, in file order.
-        problems: Everything that was skipped or incomplete, located.
-    """
-
-    def __init__(self, benchmark: str, data_dir: Path, questions: list[Question], problems: list[Problem]) -> None:
-        self.benchmark = benchmark
-        self.data_dir = data_dir
-        self.questions = questions
-        self.problems = problems
-        self._by_key = {question.key: question for question in questions}
-
-    @overload
-    def __getitem__(self, index: int) -> Question: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[Question]: ...
-
-    def __getitem__(self, index: int | slice) -> Question | list[Question]:
-        return self.questions[index]
-
-    def __len__(self) -> int:
-        return len(self.questions)
-
-    def __iter__(self) -> Iterator[Question]:
-        return iter(self.questions)
-
-    def get(self, key: str) -> Question | None:
-        """The question with ``key``, or ``None``."""
-        return self._by_key.get(key)
-
-    def problem_counts(self) -> dict[str, int]:
-        """How many problems of each kind (kinds with none are left out)."""
-        counts: dict[str, int] = {}
-        for problem in self.problems:
-            counts[problem.kind] = counts.get(problem.kind, 0) + 1
-        return counts
-
-    def __repr__(self) -> str:
-        return f"QuestionSet({self.benchmark!r}, {len(self)} questions, {len(self.problems)} problems)"
 
 
 @dataclass(frozen=True)
@@ -380,6 +199,7 @@ class Benchmark(ABC):
             template: A registered conversation template; default :attr:`template` (``v1``).
 
         Example:
+            >>> from mvlm.eval.benchmarks import ImageRef, Question, get_benchmark
             >>> q = Question(benchmark="gqa", key="1", question_id="1", text="Is it red?", record_prompt="Is it red?",
             ...              image=ImageRef(path=Path("x.jpg")), max_new_tokens=128)
             >>> get_benchmark("gqa").prompt(q).split("questions. ")[1]
@@ -411,6 +231,25 @@ class Benchmark(ABC):
             DataError: The record cannot be keyed (e.g. a TextVQA prompt without a question line).
         """
         return self.key_for(record.question_id, record.prompt, record.round_id)
+
+    def answered_keys(self, answers: str | Path | Iterable[Mapping[str, Any] | AnswerRecord]) -> set[str]:
+        """The keys of the questions an answer file already answers (valid records only), for resuming a run.
+
+        Args:
+            answers: The answer JSON Lines file (a missing file answers nothing), or in-memory records.
+
+        Returns:
+            The set of :attr:`Question.key` values answered; skip those questions when resuming.
+        """
+        if isinstance(answers, (str, Path)) and not Path(answers).is_file():
+            return set()
+        keys: set[str] = set()
+        for record in load_answers(answers).records:
+            try:
+                keys.add(self.record_key(record))
+            except DataError:
+                continue  # a record that cannot be keyed answers nothing; score() reports it
+        return keys
 
     # ----------------------------------------------------------------------------- scoring
     def score(
@@ -494,8 +333,8 @@ class Benchmark(ABC):
         no_truth = {p.key: p.message for p in questions.problems if p.kind == "no_ground_truth"}
         pairs: list[tuple[Question, AnswerRecord]] = []
         for question in questions:
-            record = answered.get(question.key)
-            if record is None:
+            found = answered.get(question.key)
+            if found is None:
                 problems.append(
                     Problem("missing_answer", "question has no answer", question.file, question.line, question.key)
                 )
@@ -505,13 +344,13 @@ class Benchmark(ABC):
                     Problem(
                         "no_ground_truth",
                         f"answer to the question at {question.where} cannot be scored: {why}",
-                        record.file,
-                        record.line,
+                        found.file,
+                        found.line,
                         question.key,
                     )
                 )
             else:
-                pairs.append((question, record))
+                pairs.append((question, found))
         return pairs
 
     # ----------------------------------------------------------------------------- subclass hooks

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from mvlm.errors import DataError
-from mvlm.eval.benchmarks.base import Question, ScoredPart, register_benchmark, tally_to_dict
+from mvlm.eval.benchmarks.base import ScoredPart, register_benchmark, tally_to_dict
 from mvlm.eval.benchmarks.llava_jsonl import LlavaJsonlBenchmark
 from mvlm.eval.benchmarks.problems import Problem
+from mvlm.eval.benchmarks.questions import Question
 from mvlm.eval.benchmarks.reading import read_json, require_file
 from mvlm.eval.benchmarks.records import AnswerRecord
 from mvlm.eval.metrics import score_gqa
@@ -59,11 +61,11 @@ class GQABenchmark(LlavaJsonlBenchmark):
                 why = f"the entry of {question.question_id!r} in {path} has no string 'answer'"
             elif entry.get("isBalanced") is False:
                 why = f"{question.question_id!r} is not a balanced question; eval.py scores balanced questions only"
-            if why is not None:
-                problems.append(self._no_truth(question, why))
+            if why is not None or not isinstance(entry, dict):
+                problems.append(self._no_truth(question, why or "no entry"))
                 result.append(question)
                 continue
-            types = entry.get("types") if isinstance(entry.get("types"), dict) else {}
+            types: dict[str, Any] = entry["types"] if isinstance(entry.get("types"), dict) else {}
             truth_of = {
                 "answer": entry["answer"],
                 "structural": types.get("structural"),

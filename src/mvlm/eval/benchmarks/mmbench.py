@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Literal
 
 from mvlm.errors import ConfigError, DataError
-from mvlm.eval.benchmarks.base import Benchmark, ImageRef, Question, ScoredPart, register_benchmark, tally_to_dict
+from mvlm.eval.benchmarks.base import Benchmark, ScoredPart, register_benchmark, tally_to_dict
 from mvlm.eval.benchmarks.problems import Problem
+from mvlm.eval.benchmarks.questions import ImageRef, Question
 from mvlm.eval.benchmarks.reading import read_tsv, require_file
 from mvlm.eval.benchmarks.records import AnswerRecord
 from mvlm.eval.benchmarks.sqa import SQA_INSTRUCTION

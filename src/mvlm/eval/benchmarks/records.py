@@ -27,7 +27,7 @@ from mvlm.eval.benchmarks.problems import Problem
 from mvlm.eval.benchmarks.reading import read_jsonl
 
 if TYPE_CHECKING:  # pragma: no cover
-    from mvlm.eval.benchmarks.base import Question
+    from mvlm.eval.benchmarks.questions import Question
 
 __all__ = [
     "AnswerFile",

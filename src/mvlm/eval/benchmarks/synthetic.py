@@ -18,9 +18,10 @@ from typing import Any
 
 from mvlm.data.synthetic import FAMILIES, SPLITS
 from mvlm.errors import ConfigError, DataError
-from mvlm.eval.benchmarks.base import Question, ScoredPart, register_benchmark, tally_to_dict
+from mvlm.eval.benchmarks.base import ScoredPart, register_benchmark, tally_to_dict
 from mvlm.eval.benchmarks.llava_jsonl import LlavaJsonlBenchmark
 from mvlm.eval.benchmarks.problems import Problem
+from mvlm.eval.benchmarks.questions import Question
 from mvlm.eval.benchmarks.records import AnswerRecord
 from mvlm.eval.metrics import Tally
 
