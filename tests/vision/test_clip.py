@@ -186,3 +186,28 @@ def test_from_pretrained_of_a_missing_folder_is_a_checkpoint_error(tmp_path):
 def test_config_json_file_path_is_accepted(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "clip_vision_model", **TINY}))
     assert create_vision_tower("clip", str(tmp_path / "config.json")).num_layers == 2
+
+
+def test_a_missing_folder_named_after_a_preset_builds_that_preset_with_a_warning():
+    expected = "building the preset 'openai/clip-vit-large-patch14-336'"
+    with pytest.warns(UserWarning, match=expected), torch.device("meta"):
+        tower = create_vision_tower("clip", "/data/checkpoints/clip-vit-large-patch14-336/")
+    assert tower.num_patches == 576 and tower.name_or_path == "/data/checkpoints/clip-vit-large-patch14-336/"
+
+
+def test_a_published_mobilevlm_config_builds_its_tower():
+    from mvlm.vision import AutoVisionTower
+
+    published = {  # the vision fields of mtgv/MobileVLM_V2-1.7B's config.json
+        "mm_vision_tower": "openai/clip-vit-large-patch14-336",
+        "vision_tower_type": "clip",
+        "mm_hidden_size": 1024,
+        "mm_vision_select_layer": -2,
+        "mm_vision_select_feature": "patch",
+        "image_aspect_ratio": "pad",
+    }
+    with torch.device("meta"):
+        tower = AutoVisionTower.from_config(published)
+    assert isinstance(tower, CLIPVisionTower)
+    assert (tower.num_tokens, tower.hidden_size, tower.selected_layer) == (576, published["mm_hidden_size"], 23)
+    assert ImageProcessor.for_tower(tower) == ImageProcessor()

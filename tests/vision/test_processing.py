@@ -279,6 +279,11 @@ def test_dict_and_file_round_trips(tmp_path):
     assert ImageProcessor.from_dict(squash.to_dict()) == squash
 
 
+def test_scalar_mean_and_std_as_transformers_allows():
+    processor = ImageProcessor.from_dict({"image_mean": 0.5, "image_std": 0.5})
+    assert processor.mean == processor.std == (0.5, 0.5, 0.5) and processor.pad_color == (127, 127, 127)
+
+
 def test_the_openai_clip_336_preprocessor_config_loads(tmp_path):
     # openai/clip-vit-large-patch14-336's preprocessor_config.json uses the old int sizes
     legacy = {

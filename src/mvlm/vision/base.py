@@ -203,7 +203,7 @@ class VisionTower(nn.Module, abc.ABC):
     def processor_config(self) -> dict[str, Any]:
         """The image preprocessing this tower expects, as a ``preprocessor_config.json`` mapping.
 
-        :meth:`mvlm.vision.ImageProcessor.for_tower` builds its processor from this.
+        :meth:`mvlm.vision.processing.ImageProcessor.for_tower` builds its processor from this.
         """
 
     # ----------------------------------------------------------------------------- running

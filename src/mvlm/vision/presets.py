@@ -1,6 +1,6 @@
 """Vision-tower presets, written as data: architecture and preprocessing of the published towers.
 
-A preset lets :func:`mvlm.vision.create_vision_tower` build the architecture of a hub tower without
+A preset lets :func:`mvlm.vision.base.create_vision_tower` build the architecture of a hub tower without
 downloading anything (the weights then come from a MobileVLM checkpoint, or from
 ``CLIPVisionTower.from_pretrained`` for users who want the original ones). Each preset holds:
 

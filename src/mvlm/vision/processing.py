@@ -462,7 +462,7 @@ class ImageProcessor:
         """The processor a vision tower expects (its ``processor_config()``), padding to a square.
 
         Args:
-            tower: A :class:`~mvlm.vision.VisionTower` (anything with ``processor_config()``).
+            tower: A :class:`~mvlm.vision.base.VisionTower` (anything with ``processor_config()``).
             **overrides: Fields to change (``pad_to_square=False``...).
         """
         return cls.from_dict(tower.processor_config(), **overrides)
@@ -504,8 +504,8 @@ class ImageProcessor:
             "resample": config.get("resample", 3),
             "rescale_factor": float(config.get("rescale_factor", 1 / 255)) if config.get("do_rescale", True) else 1.0,
             "do_normalize": bool(config.get("do_normalize", True)),
-            "mean": tuple(config.get("image_mean", OPENAI_CLIP_MEAN)),
-            "std": tuple(config.get("image_std", OPENAI_CLIP_STD)),
+            "mean": config.get("image_mean", OPENAI_CLIP_MEAN),
+            "std": config.get("image_std", OPENAI_CLIP_STD),
             "processor_type": str(config.get("image_processor_type", "CLIPImageProcessor")),
         }
         for key in ("pad_to_square", "apply_exif_orientation", "max_pixels", "crop_rounding"):

@@ -31,7 +31,7 @@ __all__ = ["SiglipVisionTower"]
 class SiglipVisionTower(TransformersViTTower):
     """A SigLIP ViT vision tower (transformers ``SiglipVisionModel``), truncated at the selected layer.
 
-    Built like :class:`~mvlm.vision.CLIPVisionTower`; presets ``google/siglip-so400m-patch14-384``
+    Built like :class:`~mvlm.vision.clip.CLIPVisionTower`; presets ``google/siglip-so400m-patch14-384``
     (the default) and ``google/siglip-base-patch16-224``. Keys: ``vision_tower.vision_model.*``.
 
     Args:

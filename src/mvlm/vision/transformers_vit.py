@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -65,12 +66,12 @@ def _square_size(value: Any, what: str, owner: str) -> int:
 
 
 class TransformersViTTower(VisionTower):
-    """A tower around a transformers ViT vision model; :class:`~mvlm.vision.CLIPVisionTower` and
-    :class:`~mvlm.vision.SiglipVisionTower` differ only in the class attributes below.
+    """A tower around a transformers ViT vision model; :class:`~mvlm.vision.clip.CLIPVisionTower` and
+    :class:`~mvlm.vision.siglip.SiglipVisionTower` differ only in the class attributes below.
 
     Args:
         config: What to build, as ``mm_vision_tower`` holds it: a preset name
-            (:func:`~mvlm.vision.list_vision_tower_presets`), a local folder or ``config.json`` of a
+            (:func:`~mvlm.vision.presets.list_vision_tower_presets`), a local folder or ``config.json`` of a
             transformers checkpoint (only its config is read), a name already in the local hub cache,
             a transformers vision config (or a full CLIP/SigLIP config), a mapping of the config's
             fields, or an already built transformers vision model (used as is, weights included).
@@ -223,6 +224,14 @@ class TransformersViTTower(VisionTower):
         try:  # a hub name already in the local cache; never downloads
             hf_config = self.config_class().from_pretrained(name, local_files_only=True)
         except (OSError, ValueError, TypeError):
+            preset_name = self._preset_named_like(name)
+            if preset_name is not None:  # a folder of the training machine, named after a preset
+                warnings.warn(
+                    f"{owner}: '{name}' does not exist here; building the preset '{preset_name}' of the same name",
+                    stacklevel=4,
+                )
+                preset = get_vision_tower_preset(preset_name)
+                return self.config_class()(**preset["config"]), name, preset["processor"]
             presets = ", ".join(list_vision_tower_presets(self.preset_family))
             raise ConfigError(
                 f"{owner}: '{name}' is neither a preset ({presets}), nor a local folder, nor in the local hub "
@@ -230,6 +239,15 @@ class TransformersViTTower(VisionTower):
                 f"{owner}.from_pretrained('{name}'), or pass the config's fields as a mapping"
             ) from None
         return hf_config, name, None
+
+    @classmethod
+    def _preset_named_like(cls, name: str) -> str | None:
+        """The preset of this family whose last path component is ``name``'s (``/data/clip-vit-...-336``)."""
+        base = name.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+        for preset in list_vision_tower_presets(cls.preset_family):
+            if preset.rsplit("/", 1)[-1] == base:
+                return preset
+        return None
 
     @staticmethod
     def _local_processor(path: Path) -> dict[str, Any] | None:
