@@ -61,7 +61,7 @@ def test_register_custom_benchmark(tmp_path):
         def _read(self, root):
             lines = (root / self.question_file).read_text().splitlines()
             return [
-                self._question(question_id=i, text=t, record_prompt=t, image=None, ground_truth="ok", line=i)
+                self.make_question(question_id=i, text=t, record_prompt=t, image=None, ground_truth="ok", line=i)
                 for i, t in enumerate(lines, start=1)
             ], []
 

@@ -366,8 +366,16 @@ class Benchmark(ABC):
         return f"{type(self).__name__}()"
 
     # helpers for subclasses ----------------------------------------------------------------
-    def _question(self, **fields: Any) -> Question:
-        """A :class:`Question` of this benchmark with its key computed by :meth:`key_for`."""
+    def make_question(self, **fields: Any) -> Question:
+        """A :class:`Question` of this benchmark, for :meth:`_read` implementations.
+
+        Args:
+            **fields: The :class:`Question` fields except ``benchmark`` and ``key`` (computed with
+                :meth:`key_for`); ``max_new_tokens`` defaults to :attr:`max_new_tokens`.
+
+        Raises:
+            DataError: The key cannot be computed (see :meth:`key_for`).
+        """
         fields.setdefault("max_new_tokens", self.max_new_tokens)
         key = self.key_for(fields["question_id"], fields["record_prompt"], fields.get("round_id"))
         return Question(benchmark=self.name, key=key, **fields)

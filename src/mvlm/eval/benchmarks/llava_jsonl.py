@@ -58,7 +58,7 @@ class LlavaJsonlBenchmark(Benchmark):
             try:
                 question_id, image, text = _check_row(row)
                 questions.append(
-                    self._question(
+                    self.make_question(
                         question_id=question_id,
                         text=text,
                         record_prompt=text,

@@ -138,7 +138,7 @@ class MMBenchBenchmark(Benchmark):
             rounds = circular_rounds(options) if self.circular else circular_rounds(options)[:1]
             for round_id, (shown, letters) in enumerate(rounds):
                 asked = stem + "".join(f"\n{MMBENCH_OPTION_LETTERS[i]}. {text}" for i, text in enumerate(shown))
-                question = self._question(
+                question = self.make_question(
                     question_id=index,
                     text=f"{asked}\n{SQA_INSTRUCTION}",
                     record_prompt=asked,

@@ -117,7 +117,7 @@ class ScienceQABenchmark(Benchmark):
                 continue
             asked = value.replace("<image>", "").strip()
             recorded = f"<image>\n{asked}" if image is not None else asked
-            question = self._question(
+            question = self.make_question(
                 question_id=question_id,
                 text=f"{asked}\n{SQA_INSTRUCTION}",
                 record_prompt=f"{recorded}\n{SQA_INSTRUCTION}",
