@@ -1,8 +1,8 @@
 """Length grouping by modality: the reference's ``group_by_modality_length`` sampler.
 
 Stage-II data mixes image conversations with text-only ones. Grouping samples of similar length
-into the same batches cuts padding; keeping image and text-only samples apart keeps each batch
-homogeneous. The algorithm, as the reference implements it:
+into the same batches cuts padding; keeping image and text-only samples apart keeps batches
+homogeneous. The algorithm, as MobileVLM's trainer implements it:
 
 1. Lengths are signed word counts (:attr:`~mvlm.data.llava.LlavaDataset.modality_lengths`):
    positive for samples with an image, negative for text-only ones. Zero is not allowed.
@@ -10,15 +10,19 @@ homogeneous. The algorithm, as the reference implements it:
    each megabatch by length (longest first), and split it into ``world_size`` per-rank batches of
    balanced total length (:func:`split_to_even_chunks`).
 3. The last megabatch of each modality (usually partial) is set aside; all the other megabatches of
-   both modalities are shuffled together, and the set-aside leftovers are appended as one final
-   megabatch, sorted by index. Every megabatch but that final one is single-modality.
-4. If all samples have the same modality, step 2 alone is used on all of them.
+   both modalities are shuffled together. The set-aside leftovers, image ones first, then text
+   ones, fill one full megabatch placed *first* (when there are at least ``world_size *
+   batch_size`` of them); what remains goes *last*. So at most one megabatch mixes the modalities
+   (the first or the last one); every other megabatch is single-modality.
+4. If all samples have the same modality, step 2 alone is used on all of them (the reference
+   refuses such data with an assertion).
 
-``world_size`` is the number of per-device batches that make one optimiser step across the job:
-the reference passes ``world_size * gradient_accumulation_steps``.
+``world_size`` is the number of ranks, as MobileVLM's trainer passes it (``args.world_size``;
+LLaVA's later trainer multiplies it by the gradient-accumulation steps).
 
-All randomness comes from one ``torch.Generator``, so an order is a pure function of the seed
-(and the epoch): resuming a run replays it exactly.
+All randomness comes from one ``torch.Generator`` (the reference draws the per-modality shuffles
+from torch's global generator), so an order is a pure function of the seed and the epoch:
+resuming a run replays it exactly.
 """
 
 from __future__ import annotations
@@ -89,7 +93,7 @@ def length_grouped_indices(
     Args:
         lengths: Positive length of every sample.
         batch_size: Samples per device batch.
-        world_size: Device batches per step (ranks x gradient-accumulation steps).
+        world_size: The number of ranks.
         generator: The random source (``None``: torch's global one).
 
     Returns:
@@ -115,7 +119,7 @@ def modality_length_grouped_indices(
     Args:
         lengths: Signed lengths: ``> 0`` for samples with an image, ``< 0`` for text-only ones.
         batch_size: Samples per device batch.
-        world_size: Device batches per step (ranks x gradient-accumulation steps).
+        world_size: The number of ranks.
         generator: The random source for all three shuffles (image, text, megabatch order);
             ``None``: torch's global one.
 
@@ -147,9 +151,13 @@ def modality_length_grouped_indices(
         chunks = [ordered[start : start + size] for start in range(0, len(ordered), size)]
         megabatches.extend(chunks[:-1])
         leftovers.extend(chunks[-1])
-    shuffled = [megabatches[i] for i in torch.randperm(len(megabatches), generator=generator).tolist()]
-    shuffled.append(sorted(leftovers))
-    return [index for megabatch in shuffled for index in megabatch]
+    megabatches = [megabatches[i] for i in torch.randperm(len(megabatches), generator=generator).tolist()]
+    if len(leftovers) >= size:  # one full megabatch of leftovers goes first, the rest last
+        megabatches.insert(0, leftovers[:size])
+        leftovers = leftovers[size:]
+    if leftovers:
+        megabatches.append(leftovers)
+    return [index for megabatch in megabatches for index in megabatch]
 
 
 class ModalityLengthGroupedSampler(Sampler[int]):
@@ -164,8 +172,7 @@ class ModalityLengthGroupedSampler(Sampler[int]):
         lengths: Signed lengths, one per sample (``dataset.modality_lengths``): ``> 0`` image samples,
             ``< 0`` text-only samples. With ``group_by_modality=False`` the magnitudes are used.
         batch_size: Samples per device batch.
-        world_size: Device batches per optimiser step: ranks x gradient-accumulation steps, as the
-            reference passes.
+        world_size: The number of ranks (``args.world_size``, as MobileVLM's trainer passes).
         group_by_modality: Keep image and text-only samples in separate megabatches (the reference's
             ``group_by_modality_length``); ``False``: group by length only.
         seed: The seed of each pass's generator (``seed + epoch``), used when ``generator`` is ``None``.
