@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from benchfiles import png_base64, write_lines, write_png
 
-from mvlm.errors import DataError, ImageError, UnknownNameError
+from mvlm.errors import ConfigError, DataError, ImageError, UnknownNameError
 from mvlm.eval.benchmarks import (
     BENCHMARKS,
     AnswerRecord,
@@ -48,6 +48,10 @@ def test_registry():
     expected = {"gqa": 128, "mme": 128, "pope": 128, "textvqa": 128, "mmbench": 1024, "sqa": 1024}
     assert {name: BENCHMARKS.get(name).max_new_tokens for name in expected} == expected
     assert all(get_benchmark(name).template == "v1" for name in list_benchmarks())
+    with pytest.raises(ConfigError, match="does not take the options"):
+        get_benchmark("gqa", circular=True)
+    with pytest.raises(ConfigError, match="matcher"):
+        get_benchmark("mmbench", matcher="gpt")
     with pytest.raises(UnknownNameError, match="did you mean 'pope'"):
         get_benchmark("poep")
 

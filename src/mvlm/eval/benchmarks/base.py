@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mvlm.errors import DataError
+from mvlm.errors import ConfigError, DataError
 from mvlm.eval.benchmarks.problems import PROBLEM_KINDS, Problem
 from mvlm.eval.benchmarks.questions import Question, QuestionSet
 from mvlm.eval.benchmarks.records import AnswerRecord, load_answers, make_answer_record
@@ -70,8 +70,15 @@ def get_benchmark(name: str, **options: Any) -> Benchmark:
 
     Raises:
         UnknownNameError: No benchmark has that name; the message lists close ones.
+        ConfigError: An option the benchmark does not take, or a bad option value.
     """
-    return BENCHMARKS.get(name)(**options)
+    cls = BENCHMARKS.get(name)
+    try:
+        return cls(**options)
+    except TypeError as error:
+        raise ConfigError(
+            f"benchmark {name!r} ({cls.__name__}) does not take the options {options}: {error}"
+        ) from error
 
 
 def list_benchmarks() -> list[str]:
