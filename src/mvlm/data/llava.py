@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,13 +56,12 @@ PathLike = str | os.PathLike[str]
 
 # ------------------------------------------------------------------------------------------- reading
 @dataclass(frozen=True)
-class _Source:
-    """Where a record came from: its file, its position in the list (or its line), its image root."""
+class _DataFile:
+    """One data file of the data set: its path, its image root, and the index of its first record."""
 
     path: Path
-    position: int
-    line: int | None
     image_root: Path
+    start: int
 
 
 def read_llava_records(path: PathLike) -> list[tuple[Any, int, int | None]]:
@@ -302,12 +302,16 @@ class LlavaDataset(Dataset):
             raise ConfigError("data_path must name at least one data file")
         self.data_paths = [Path(p) for p in paths]
         self._records: list[Any] = []
-        self._sources: list[_Source] = []
-        for path in self.data_paths:
+        self._files: list[_DataFile] = []
+        self._file_of = array("I")  # per record: its file (compact, for millions of records)
+        self._line_of = array("I")  # per record: its JSONL line, 0 in a JSON list
+        for number, path in enumerate(self.data_paths):
             root = self.image_folder if self.image_folder is not None else path.parent
-            for record, position, line in read_llava_records(path):
+            self._files.append(_DataFile(path, root, len(self._records)))
+            for record, _, line in read_llava_records(path):
                 self._records.append(record)
-                self._sources.append(_Source(path, position, line, root))
+                self._file_of.append(number)
+                self._line_of.append(line or 0)
         if image_processor is None and any(isinstance(r, Mapping) and "image" in r for r in self._records):
             raise ConfigError(
                 "the data has image records but no image_processor; pass image_processor=model.image_processor"
@@ -325,10 +329,11 @@ class LlavaDataset(Dataset):
 
     def describe(self, index: int) -> str:
         """Where record ``index`` lives, for messages: ``"'train.json' record 12 (id '000012')"``."""
-        source = self._sources[index]
-        where = f"'{source.path}' record {source.position}"
-        if source.line is not None:
-            where += f" (line {source.line})"
+        index = range(len(self))[index]  # negative indices as a list takes them
+        file = self._files[self._file_of[index]]
+        where = f"'{file.path}' record {index - file.start}"
+        if self._line_of[index]:
+            where += f" (line {self._line_of[index]})"
         record = self._records[index]
         if isinstance(record, Mapping) and "id" in record:
             where += f" (id {record['id']!r})"
@@ -354,7 +359,7 @@ class LlavaDataset(Dataset):
         """
         self._check(index)
         names, _ = _image_names(self._records[index])
-        return [self._sources[index].image_root / name for name in names]
+        return [self._files[self._file_of[index]].image_root / name for name in names]
 
     def _check(self, index: int) -> None:
         problems = self.problems(index)
@@ -363,9 +368,10 @@ class LlavaDataset(Dataset):
 
     @property
     def modality_lengths(self) -> list[int]:
-        """The reference's lengths for grouping: the word count of all turns, negative for text-only records.
+        """Signed word counts for grouping, ``[num_records]``, as the reference defines them.
 
-        A word is what ``str.split()`` separates; image positions are not counted. Use it with
+        The number of words (what ``str.split()`` separates) of all turns; negative for text-only
+        records. Image positions are not counted (the ``<image>`` tag counts as one word). Use it with
         :class:`~mvlm.data.grouping.ModalityLengthGroupedSampler`.
 
         Raises:
