@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from benchfiles import png_base64, write_lines, write_png
+from helpers.benchfiles import png_base64, write_lines, write_png
 
 from mvlm.errors import ConfigError, DataError, ImageError, UnknownNameError
 from mvlm.eval.benchmarks import (

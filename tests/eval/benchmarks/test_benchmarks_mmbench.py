@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 
 import pytest
-from benchfiles import answer, png_base64, problems_of, v1
+from helpers.benchfiles import answer, png_base64, problems_of, v1
 
 from mvlm.eval.benchmarks import get_benchmark, is_missing_cell
 

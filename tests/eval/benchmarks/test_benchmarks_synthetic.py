@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from benchfiles import problems_of, v1
+from helpers.benchfiles import problems_of, v1
 
 from mvlm.data.synthetic import generate_dataset
 from mvlm.errors import ConfigError

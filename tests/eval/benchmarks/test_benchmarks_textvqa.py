@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from benchfiles import SHORT, answer, problems_of, v1, write_lines, write_png
+from helpers.benchfiles import SHORT, answer, problems_of, v1, write_lines, write_png
 
 from mvlm.eval.benchmarks import get_benchmark
 
