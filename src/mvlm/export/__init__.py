@@ -1,0 +1,64 @@
+"""On-device export: GGUF for llama.cpp (language model + CLIP mmproj), llama.cpp as a decode backend, ONNX.
+
+Export reads a model and nothing else: every function here takes a loaded :class:`~mvlm.MobileVLM`.
+The optional packages are imported by the functions that need them: ``gguf`` (``mvlm[export]``) for
+the GGUF writers, ``llama-cpp-python`` (``mvlm[llamacpp]``) for k-quants and the llama.cpp backend,
+``onnx`` / ``onnxruntime`` for the ONNX export.
+
+* :func:`export_gguf` -- ``ggml-model-<quant>.gguf`` + ``mmproj-model-f16.gguf``;
+* :func:`write_language_model_gguf`, :func:`write_mmproj_gguf` -- each file on its own;
+* :class:`LlamaCppBackend`, :func:`chat` -- images encoded by PyTorch, text decoded by llama.cpp;
+* :func:`export_vision_onnx` -- the vision tower + projector as ONNX.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_LAZY_EXPORTS: dict[str, str] = {
+    "QUANT_TYPES": "mvlm.export.gguf",
+    "GGUFFiles": "mvlm.export.gguf",
+    "export_gguf": "mvlm.export.gguf",
+    "write_language_model_gguf": "mvlm.export.gguf_llm",
+    "write_mmproj_gguf": "mvlm.export.gguf_mmproj",
+    "llamacpp_projector_type": "mvlm.export.gguf_mmproj",
+    "quantize_gguf": "mvlm.export.gguf_quantize",
+    "LlamaCppBackend": "mvlm.export.llamacpp_backend",
+    "chat": "mvlm.export.llamacpp_backend",
+    "export_vision_onnx": "mvlm.export.onnx",
+}
+
+__all__ = [
+    "QUANT_TYPES",
+    "GGUFFiles",
+    "LlamaCppBackend",
+    "chat",
+    "export_gguf",
+    "export_vision_onnx",
+    "llamacpp_projector_type",
+    "quantize_gguf",
+    "write_language_model_gguf",
+    "write_mmproj_gguf",
+]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mvlm.export.gguf import QUANT_TYPES, GGUFFiles, export_gguf
+    from mvlm.export.gguf_llm import write_language_model_gguf
+    from mvlm.export.gguf_mmproj import llamacpp_projector_type, write_mmproj_gguf
+    from mvlm.export.gguf_quantize import quantize_gguf
+    from mvlm.export.llamacpp_backend import LlamaCppBackend, chat
+    from mvlm.export.onnx import export_vision_onnx
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY_EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'mvlm.export' has no attribute '{name}'")
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_EXPORTS))
