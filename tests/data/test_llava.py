@@ -145,6 +145,10 @@ def test_json_and_jsonl_read_the_same(tmp_path, write_records, tokenizer, proces
     for index in range(2):
         assert from_json[index]["input_ids"].tolist() == from_jsonl[index]["input_ids"].tolist()
     assert "line 2" in from_jsonl.describe(1) and "'b'" in from_jsonl.describe(1)
+    assert from_jsonl.describe(-1) == from_jsonl.describe(1)
+    assert from_jsonl[-1]["input_ids"].tolist() == from_jsonl[1]["input_ids"].tolist()
+    with pytest.raises(IndexError):
+        from_jsonl[2]
 
 
 def test_image_folder_and_several_files(tmp_path, write_records, tokenizer, processor):
@@ -391,3 +395,7 @@ def test_dataset_and_collator_train_a_tiny_mobilevlm(tmp_path, tiny_model):
     projector_grad = sum(p.grad.abs().sum() for p in model.mm_projector.parameters() if p.grad is not None)
     embedding_grad = model.get_input_embeddings().weight.grad
     assert projector_grad > 0 and embedding_grad is not None and embedding_grad.abs().sum() > 0
+
+    text_only = collate([data[2]])  # a batch without images: no pixel_values at all
+    assert text_only["pixel_values"] is None
+    assert torch.isfinite(model(**text_only).loss)

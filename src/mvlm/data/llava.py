@@ -80,6 +80,7 @@ def read_llava_records(path: PathLike) -> list[tuple[Any, int, int | None]]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise DataError(f"cannot read the data file '{path}': {error}") from error
+    records: list[tuple[Any, int, int | None]] = []
     if text.lstrip().startswith("["):
         try:
             data = json.loads(text)
@@ -87,9 +88,8 @@ def read_llava_records(path: PathLike) -> list[tuple[Any, int, int | None]]:
             raise DataError(
                 f"'{path}' is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
             ) from error
-        records = [(record, position, None) for position, record in enumerate(data)]
+        records.extend((record, position, None) for position, record in enumerate(data))
     else:
-        records = []
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
@@ -329,7 +329,7 @@ class LlavaDataset(Dataset):
 
     def describe(self, index: int) -> str:
         """Where record ``index`` lives, for messages: ``"'train.json' record 12 (id '000012')"``."""
-        index = range(len(self))[index]  # negative indices as a list takes them
+        index = range(len(self))[index]
         file = self._files[self._file_of[index]]
         where = f"'{file.path}' record {index - file.start}"
         if self._line_of[index]:
@@ -411,6 +411,7 @@ class LlavaDataset(Dataset):
         Raises:
             DataError: The record is malformed.
         """
+        index = range(len(self))[index]  # a negative index counts from the end, as in a list
         self._check(index)
         record = self._records[index]
         num_images = len(_image_names(record)[0])
@@ -489,7 +490,7 @@ class LlavaDataset(Dataset):
             DataError: The record is malformed (see :meth:`problems`).
             ImageError: An image cannot be read.
         """
-        index = int(index)
+        index = range(len(self))[int(index)]
         input_ids, labels, kept, _ = self.encode(index)
         return {"input_ids": input_ids, "labels": labels, "pixel_values": self.load_images(index, kept)}
 
@@ -531,7 +532,8 @@ class LlavaDataset(Dataset):
             report.problems.extend(f"{where}: {problem}" for problem in problems)
             if problems:
                 continue
-            paths = self.image_paths(index)
+            root = self._files[self._file_of[index]].image_root
+            paths = [root / name for name in _image_names(self._records[index])[0]]
             report.num_images += len(paths)
             if paths:
                 report.num_image_records += 1
