@@ -278,7 +278,7 @@ def test_missing_and_corrupt_images_raise_image_error_naming_everything(tmp_path
         data[1]
 
 
-def test_validate_passes_on_synthetic_data(tmp_path, tokenizer, processor):
+def test_validate_passes_on_generated_shapes_data(tmp_path, tokenizer, processor):
     from mvlm.data.synthetic import generate_dataset
 
     for stage, template in (("pretrain", "plain"), ("finetune", "v1")):
