@@ -1,0 +1,363 @@
+"""``chat``: ask a MobileVLM about images, one prompt or a batch, whole answers or streamed pieces.
+
+Generation runs through transformers' ``generate`` on spliced embeddings
+(``generate(inputs_embeds=..., attention_mask=...)``): each image is encoded once before the first
+step, the KV cache carries everything after it, and ``generate`` returns only the new tokens.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+from mvlm.errors import ConfigError
+from mvlm.inference.inputs import ChatRequest, PreparedBatch, images_of, make_requests, prepare_batch
+from mvlm.inference.text import StreamingText, finish_text
+from mvlm.prompting import get_conversation
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torch import Tensor
+
+    from mvlm.model import MobileVLM
+    from mvlm.prompting import Conversation
+
+__all__ = ["ChatSession", "chat"]
+
+_RESERVED_KWARGS = ("inputs_embeds", "input_ids", "attention_mask", "streamer", "num_return_sequences")
+
+
+def chat(
+    model: MobileVLM,
+    images: Any,
+    prompts: str | Sequence[str],
+    *,
+    conv_mode: str | Conversation = "v1",
+    temperature: float = 0.0,
+    top_p: float | None = None,
+    num_beams: int = 1,
+    max_new_tokens: int = 512,
+    stream: bool = False,
+    history: Sequence[tuple[str, str]] | Sequence[Sequence[tuple[str, str]] | None] | None = None,
+    tokenizer: Any = None,
+    **generate_kwargs: Any,
+) -> str | list[str] | Iterator[str]:
+    """Answer ``prompts`` about ``images`` with ``model``.
+
+    Each prompt is written into the ``conv_mode`` template as the reference does (a prompt without an
+    ``<image>`` tag gets ``"<image>\\n"`` in front, once per image), tokenized, expanded and
+    answered. Decoding is greedy by default; the answer ends at EOS or at the template's stop
+    string, which is cut off, and is stripped of surrounding whitespace.
+
+    Args:
+        model: A :class:`~mvlm.model.MobileVLM` (its ``tokenizer`` is used unless one is given).
+        images: For one prompt: ``None`` (text only), one image, or a list of images for that prompt.
+            For a list of prompts: ``None``, one image shared by all (encoded once), or one entry
+            per prompt (``None``, an image, or a list of images). An image is a path, bytes, a
+            ``PIL.Image`` or an array.
+        prompts: One prompt (returns a string) or a list of prompts (generated as one left-padded
+            batch; returns a list of strings, the same as asking one at a time with greedy decoding).
+        conv_mode: The conversation template (a registered name or a
+            :class:`~mvlm.prompting.Conversation`); ``"v1"`` for every released MobileVLM.
+        temperature: 0 decodes greedily; above 0 samples with this temperature (seed with
+            ``torch.manual_seed`` for repeatable samples).
+        top_p: Nucleus sampling threshold (only when sampling).
+        num_beams: Beam search with this many beams (1: none).
+        max_new_tokens: The most tokens to generate; lowered to what the model's context length
+            leaves after the prompt.
+        stream: Return an iterator over pieces of the answer as they are generated (one prompt
+            only, ``num_beams=1``); the pieces joined equal the answer ``stream=False`` gives.
+        history: Earlier turns as ``(user message, answer)`` pairs (one prompt), or one such list
+            (or ``None``) per prompt. The images belong to the first user message.
+        tokenizer: A tokenizer to use instead of ``model.tokenizer``.
+        **generate_kwargs: More options for transformers' ``generate`` (``top_k``,
+            ``repetition_penalty``, ``no_repeat_ngram_size``...).
+
+    Returns:
+        The answer, the list of answers, or (``stream=True``) an iterator of text pieces.
+
+    Raises:
+        PromptError: More ``<image>`` tags than images or the reverse, a prompt too long for the
+            model's context length, malformed prompts or history.
+        ImageError: An image cannot be read.
+        ConfigError: An invalid option (negative temperature, streaming a batch...).
+
+    Example:
+        >>> model.chat("photo.jpg", "What is in the image?")  # doctest: +SKIP
+        'A cat sitting on a red sofa.'
+    """
+    requests, batched = make_requests(images, prompts, history)
+    return generate_answers(
+        model,
+        requests,
+        batched=batched,
+        conv_mode=conv_mode,
+        temperature=temperature,
+        top_p=top_p,
+        num_beams=num_beams,
+        max_new_tokens=max_new_tokens,
+        stream=stream,
+        tokenizer=tokenizer,
+        **generate_kwargs,
+    )
+
+
+def _check_options(temperature: Any, top_p: Any, num_beams: Any, max_new_tokens: Any) -> None:
+    def is_number(value: Any) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+    if not is_number(temperature) or temperature < 0:
+        raise ConfigError(f"temperature must be a number >= 0 (0 = greedy), got {temperature!r}")
+    if top_p is not None and (not is_number(top_p) or not 0 < top_p <= 1):
+        raise ConfigError(f"top_p must be None or in (0, 1], got {top_p!r}")
+    for name, value in (("num_beams", num_beams), ("max_new_tokens", max_new_tokens)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"{name} must be an int >= 1, got {value!r}")
+
+
+def generation_options(
+    model: MobileVLM,
+    tokenizer: Any,
+    stop_string: str | None,
+    *,
+    temperature: float,
+    top_p: float | None,
+    num_beams: int,
+    max_new_tokens: int,
+    **generate_kwargs: Any,
+) -> dict[str, Any]:
+    """The keyword arguments ``chat`` passes to ``generate`` (EOS ids, stop criteria, decoding mode)."""
+    from transformers import StoppingCriteriaList
+
+    from mvlm.inference.decoding import StopOnString, stop_token_ids
+
+    reserved = sorted(set(generate_kwargs) & set(_RESERVED_KWARGS))
+    if reserved:
+        raise ConfigError(f"chat sets {', '.join(reserved)} itself; do not pass them")
+    eos = model.generation_config.eos_token_id
+    eos_ids = {eos} if isinstance(eos, int) else set(eos or [])
+    if tokenizer.eos_token_id is not None:
+        eos_ids.add(tokenizer.eos_token_id)
+    special_stop = stop_token_ids(tokenizer, stop_string)
+    eos_ids.update(special_stop)
+    criteria = StoppingCriteriaList()
+    if stop_string and not special_stop:
+        criteria.append(StopOnString(tokenizer, stop_string))
+    options: dict[str, Any] = {
+        "max_new_tokens": max_new_tokens,
+        "num_beams": num_beams,
+        "do_sample": temperature > 0,
+        "use_cache": True,
+        "eos_token_id": sorted(eos_ids),
+        "pad_token_id": tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0,
+        "stopping_criteria": criteria,
+    }
+    if temperature > 0:
+        options["temperature"] = float(temperature)
+        if top_p is not None:
+            options["top_p"] = float(top_p)
+    options.update(generate_kwargs)
+    return options
+
+
+def generate_answers(
+    model: MobileVLM,
+    requests: Sequence[ChatRequest],
+    *,
+    batched: bool,
+    conv_mode: str | Conversation = "v1",
+    temperature: float = 0.0,
+    top_p: float | None = None,
+    num_beams: int = 1,
+    max_new_tokens: int = 512,
+    stream: bool = False,
+    tokenizer: Any = None,
+    image_cache: dict[tuple[str, Any], Tensor] | None = None,
+    **generate_kwargs: Any,
+) -> str | list[str] | Iterator[str]:
+    """:func:`chat` on already normalised :class:`~mvlm.inference.inputs.ChatRequest` s.
+
+    ``image_cache`` keeps encoded images between calls (see :class:`ChatSession`). Everything that
+    can fail on bad input (options, template, tags, length, images) fails here, before any
+    generation, also when ``stream=True``.
+    """
+    import torch
+
+    _check_options(temperature, top_p, num_beams, max_new_tokens)
+    if stream and len(requests) != 1:
+        raise ConfigError("stream=True takes one prompt; call chat once per prompt, or stream=False for a batch")
+    if stream and num_beams > 1:
+        raise ConfigError("stream=True needs num_beams=1 (beam search picks the answer only at the end)")
+    stop_string = get_conversation(conv_mode).stop_string
+    tokenizer = model.tokenizer if tokenizer is None else tokenizer
+    batch = prepare_batch(model, requests, tokenizer=tokenizer, conv_mode=conv_mode, image_cache=image_cache)
+    room = model.config.context_length - batch.length
+    options = generation_options(
+        model,
+        tokenizer,
+        stop_string,
+        temperature=temperature,
+        top_p=top_p,
+        num_beams=num_beams,
+        max_new_tokens=min(max_new_tokens, room),
+        **generate_kwargs,
+    )
+    if stream:
+        return _stream(model, batch, options, tokenizer, stop_string)
+    from mvlm.inference.decoding import decode_new_tokens
+
+    with torch.no_grad():
+        new_tokens = model.generate(inputs_embeds=batch.inputs_embeds, attention_mask=batch.attention_mask, **options)
+    answers = [finish_text(decode_new_tokens(tokenizer, row), stop_string) for row in new_tokens.tolist()]
+    return answers if batched else answers[0]
+
+
+class _QueueStreamer:
+    """transformers' streamer interface: hands each step's new token ids to a queue (skips the prompt)."""
+
+    def __init__(self, tokens: queue.Queue[Any]) -> None:
+        self.tokens = tokens
+        self.seen_prompt = False
+
+    def put(self, value: Tensor) -> None:
+        if not self.seen_prompt:  # generate first puts the prompt ids (empty: we pass embeddings)
+            self.seen_prompt = True
+            return
+        self.tokens.put(value.reshape(-1).tolist())
+
+    def end(self) -> None:
+        pass  # the worker thread signals the end itself, also when generate fails
+
+
+def _stream(
+    model: MobileVLM, batch: PreparedBatch, options: dict[str, Any], tokenizer: Any, stop_string: str | None
+) -> Iterator[str]:
+    """Run ``generate`` in a thread and yield the answer piece by piece (see :class:`StreamingText`)."""
+    from mvlm.inference.decoding import StopOnEvent, decode_new_tokens, trailing_byte_pieces
+
+    tokens: queue.Queue[Any] = queue.Queue()
+    cancel = threading.Event()
+    options = {**options, "stopping_criteria": [*options["stopping_criteria"], StopOnEvent(cancel)]}
+    done = object()
+
+    def work() -> None:
+        try:
+            model.generate(
+                inputs_embeds=batch.inputs_embeds,
+                attention_mask=batch.attention_mask,
+                streamer=_QueueStreamer(tokens),
+                **options,
+            )
+        except BaseException as error:  # handed to the consumer, raised there
+            tokens.put(error)
+        finally:
+            tokens.put(done)
+
+    text = StreamingText(
+        lambda ids: decode_new_tokens(tokenizer, ids),
+        stop_string,
+        unstable_tail=lambda ids: trailing_byte_pieces(tokenizer, ids),
+    )
+    worker = threading.Thread(target=work, name="mvlm-generate", daemon=True)
+    worker.start()
+    try:
+        while (item := tokens.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            piece = text.push(item)
+            if piece:
+                yield piece
+            if text.stopped:
+                cancel.set()
+        rest = text.finish()
+        if rest:
+            yield rest
+    finally:
+        cancel.set()
+        worker.join()
+
+
+class ChatSession:
+    """A multi-turn conversation about fixed images: what ``mvlm chat`` runs.
+
+    The images are encoded once, on the first question, and reused for every turn; each answer
+    joins the history that the next question is rendered with.
+
+    Args:
+        model: The model.
+        images: ``None``, one image, or a list of images for the conversation.
+        conv_mode: The conversation template.
+        tokenizer: A tokenizer to use instead of ``model.tokenizer``.
+        **options: Defaults for :func:`chat`'s generation options (``temperature``, ``top_p``,
+            ``num_beams``, ``max_new_tokens``, ``generate`` keywords).
+
+    Example:
+        >>> session = ChatSession(model, "photo.jpg")  # doctest: +SKIP
+        >>> session.ask("What is in the image?")  # doctest: +SKIP
+        'A cat.'
+        >>> for piece in session.ask("What color is it?", stream=True):  # doctest: +SKIP
+        ...     print(piece, end="")
+    """
+
+    def __init__(
+        self,
+        model: MobileVLM,
+        images: Any = None,
+        *,
+        conv_mode: str | Conversation = "v1",
+        tokenizer: Any = None,
+        **options: Any,
+    ) -> None:
+        get_conversation(conv_mode)  # fail early on an unknown template
+        self.model = model
+        self.images = images_of(images)
+        self.conv_mode = conv_mode
+        self.tokenizer = tokenizer
+        self.options = options
+        self.history: list[tuple[str, str]] = []
+        self._image_cache: dict[tuple[str, Any], Tensor] = {}
+
+    @property
+    def roles(self) -> tuple[str, str]:
+        """The template's (user, assistant) role names."""
+        return get_conversation(self.conv_mode).roles
+
+    def ask(self, prompt: str, *, stream: bool = False, **options: Any) -> str | Iterator[str]:
+        """Answer ``prompt`` in the context of the earlier turns, and record the turn.
+
+        Args:
+            prompt: The user's message.
+            stream: Return an iterator of pieces; the turn is recorded when it is exhausted.
+            **options: Overrides of the session's generation options for this turn.
+
+        Raises:
+            PromptError: The conversation no longer fits the context length (start a new one with
+                :meth:`reset`), or the message's image tags do not match the images.
+        """
+        request = ChatRequest(prompt, self.images, tuple(self.history))
+        result = generate_answers(
+            self.model,
+            [request],
+            batched=False,
+            conv_mode=self.conv_mode,
+            stream=stream,
+            tokenizer=self.tokenizer,
+            image_cache=self._image_cache,
+            **{**self.options, **options},
+        )
+        if isinstance(result, str):
+            self.history.append((prompt, result))
+            return result
+        return self._record(prompt, cast(Iterator[str], result))
+
+    def _record(self, prompt: str, pieces: Iterator[str]) -> Iterator[str]:
+        parts = []
+        for piece in pieces:
+            parts.append(piece)
+            yield piece
+        self.history.append((prompt, "".join(parts)))
+
+    def reset(self) -> None:
+        """Forget the earlier turns (the images stay, and stay encoded)."""
+        self.history.clear()
