@@ -161,3 +161,16 @@ def test_auto_model_for_causal_lm_after_import_mvlm(tiny_v2_checkpoint):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-2:] == ["MobileVLMForCausalLM", "144"]
+
+
+def test_text_only_training_batch_still_reaches_the_projector():
+    """DDP / ZeRO-3 need every trainable parameter used in every step (the reference's zero image)."""
+    model = MobileVLM(tiny_config()).train()
+    ids = torch.tensor([[1, 7, 8, 9, 2]])
+    model(input_ids=ids, labels=ids).loss.backward()
+    grads = [p.grad for p in model.mm_projector.parameters()]
+    assert all(g is not None and torch.count_nonzero(g) == 0 for g in grads)
+    model.eval()
+    with torch.no_grad():
+        embeds, _ = model.embed_inputs(ids)
+    torch.testing.assert_close(embeds, model.get_input_embeddings()(ids))  # inference: no blank image

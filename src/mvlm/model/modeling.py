@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 from typing import Any, ClassVar
 
+import torch
 from torch import Tensor, nn
 from transformers import GenerationMixin, PreTrainedModel
 from transformers.modeling_outputs import CausalLMOutputWithPast
@@ -188,6 +189,13 @@ class MobileVLMForCausalLM(MobileVLMPreTrainedModel, GenerationMixin):
                     "expand it with mvlm.prompting.expand_image_tokens"
                 )
             image_features = self.encode_images(pixel_values)
+        if not has_positions and image_features is None and self.training and self._image_path_trains():
+            # A text-only training batch still runs the tower and projector on one blank image, contributing
+            # zero: under DDP, FSDP or ZeRO-3 every rank must use the same parameters in every step, or the
+            # gradient reduction fails or hangs (the reference feeds a zero image for the same reason).
+            size = self.vision_tower.image_size
+            blank = embeddings.new_zeros(1, 3, size, size, dtype=torch.float32)
+            embeddings = embeddings + 0.0 * self.encode_images(blank).sum().to(embeddings.dtype)
         if has_positions:
             if image_features is None:
                 raise PromptError(
@@ -196,6 +204,10 @@ class MobileVLMForCausalLM(MobileVLMPreTrainedModel, GenerationMixin):
                 )
             return splice_image_features(embeddings, image_mask, image_features, labels)
         return embeddings, labels
+
+    def _image_path_trains(self) -> bool:
+        parameters = (*self.mm_projector.parameters(), *self.vision_tower.parameters())
+        return any(p.requires_grad for p in parameters)
 
     def forward(
         self,
@@ -404,6 +416,25 @@ class MobileVLMForCausalLM(MobileVLMPreTrainedModel, GenerationMixin):
         from mvlm.vision import ImageProcessor
 
         return ImageProcessor.for_tower(self.vision_tower, pad_to_square=self.config.image_aspect_ratio == "pad")
+
+    # ----------------------------------------------------------------------------- inference
+    def chat(self, images: Any, prompts: Any, **options: Any) -> Any:
+        """Answer prompts about images: :func:`mvlm.inference.chat` with this model.
+
+        Args:
+            images: ``None``, an image (path, bytes, ``PIL.Image``, array) or a list (see
+                :func:`~mvlm.inference.chat`).
+            prompts: One prompt (returns a string) or a list of prompts (a batch; returns a list).
+            **options: ``conv_mode``, ``temperature``, ``top_p``, ``num_beams``, ``max_new_tokens``,
+                ``stream``, ``history``... (see :func:`~mvlm.inference.chat`).
+
+        Example:
+            >>> model.chat("photo.jpg", "Who is the author of this book?")  # doctest: +SKIP
+            'Susan Wise Bauer'
+        """
+        from mvlm.inference import chat
+
+        return chat(self, images, prompts, **options)
 
 
 MobileVLM = MobileVLMForCausalLM
