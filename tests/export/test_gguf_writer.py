@@ -88,7 +88,7 @@ def test_llama_tensor_names() -> None:
     assert llama_tensor_name("model.layers.0.post_attention_layernorm.weight") == "blk.0.ffn_norm.weight"
     assert llama_tensor_name(TOWER + "embeddings.class_embedding") is None
     assert llama_tensor_name("model.mm_projector.peg.peg.0.bias") is None
-    with pytest.raises(ConfigError, match="no place in llama.cpp"):
+    with pytest.raises(ConfigError, match=r"no place in llama\.cpp"):
         llama_tensor_name("model.layers.0.self_attn.q_norm.weight")
 
 
@@ -97,8 +97,8 @@ def test_llama_tensor_names() -> None:
 def lm_files(load_model: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     model = load_model("v2")
     root = tmp_path_factory.mktemp("lm")
-    return {storage: write_language_model_gguf(model, root / f"{storage}.gguf", storage=storage) for storage in QUANT_TYPES
-            if QUANT_TYPES[storage] == "gguf"}  # fmt: skip
+    storages = [storage for storage, encoder in QUANT_TYPES.items() if encoder == "gguf"]
+    return {s: write_language_model_gguf(model, root / f"{s}.gguf", storage=s) for s in storages}
 
 
 def test_language_model_metadata(lm_files: dict[str, Path], load_model: Any, checkpoints: dict[str, Path]) -> None:
@@ -246,7 +246,7 @@ def test_clip_tensor_names() -> None:
     assert clip_tensor_name("encoder.layers.23.mlp.fc2.weight", 23) is None
     assert clip_tensor_name("post_layernorm.weight", 23) is None
     assert clip_tensor_name("embeddings.position_ids", 23) is None
-    with pytest.raises(ConfigError, match="no name in llama.cpp's CLIP"):
+    with pytest.raises(ConfigError, match=r"no name in llama\.cpp's CLIP"):
         clip_tensor_name("encoder.layers.0.self_attn.rel_pos", 23)
 
 
@@ -263,7 +263,7 @@ def test_unsupported_projector_is_named_before_anything_is_written(
     load_model: Any, tmp_path: Path, projector_type: str
 ) -> None:
     model = _with_projector(load_model, projector_type)
-    with pytest.raises(ConfigError, match=f"llama.cpp cannot run projector '{projector_type}'"):
+    with pytest.raises(ConfigError, match=rf"llama\.cpp cannot run projector '{projector_type}'"):
         export_gguf(model, tmp_path / "out", quant="f16", tokenizer_model=tmp_path / "unused")
     assert not (tmp_path / "out").exists()
 

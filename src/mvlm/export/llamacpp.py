@@ -15,6 +15,7 @@ its results are affected by llama.cpp's CLS-order bug (see :mod:`mvlm.export.ggu
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 from collections.abc import Sequence
@@ -204,10 +205,8 @@ class LlamaCppModel:
         self.close()
 
     def __del__(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # interpreter shutdown may have unloaded llama_cpp
             self.close()
-        except Exception:  # pragma: no cover - interpreter shutdown
-            pass
 
 
 def encode_image_with_mmproj(
