@@ -1,0 +1,114 @@
+"""The reference's inference_once(args) on CPU, and loading for inference (device, dtype, 8/4-bit)."""
+
+from __future__ import annotations
+
+import types
+import warnings
+
+import pytest
+import torch
+from inference_testdata import QUESTIONS
+
+import mvlm.inference.loading as loading
+from mvlm.errors import ConfigError, MissingDependencyError
+from mvlm.inference import (
+    REFERENCE_DEFAULTS,
+    inference_once,
+    load_model_for_inference,
+    model_name_from_path,
+    resolve_device,
+    resolve_dtype,
+)
+from mvlm.quantization import is_int8_quantized
+
+
+def reference_args(checkpoint, image_file, **changes):
+    """Every attribute the reference's argument object has, with the README example's values."""
+    fields = {
+        "model_path": str(checkpoint),
+        "image_file": str(image_file),
+        "prompt": QUESTIONS[3],
+        "conv_mode": "v1",
+        "temperature": 0,
+        "top_p": None,
+        "num_beams": 1,
+        "max_new_tokens": 12,
+        "load_8bit": False,
+        "load_4bit": False,
+    }
+    fields.update(changes)
+    return types.SimpleNamespace(**fields)
+
+
+def test_reference_args_object_runs_on_cpu_and_prints_like_the_reference(checkpoint, image_file, model, capsys):
+    text = inference_once(reference_args(checkpoint, image_file))
+    assert text == model.chat(image_file, QUESTIONS[3], max_new_tokens=12)
+    assert capsys.readouterr().out == f"🚀 MobileVLM_V2-chatty: {text}\n"
+
+
+def test_reference_style_class_object_and_missing_attributes_take_defaults(checkpoint, image_file, model, capsys):
+    # the README builds args as type('Args', (), {...})(); attributes left out get the CLI defaults
+    fields = {"model_path": str(checkpoint), "image_file": str(image_file), "prompt": "Hi", "max_new_tokens": 8}
+    args = type("Args", (), fields)()
+    torch.manual_seed(0)
+    text = inference_once(args, model=model)  # temperature 0.2 (the reference CLI's default): sampled
+    assert capsys.readouterr().out.startswith("🚀 MobileVLM_V2-chatty: ")
+    torch.manual_seed(0)
+    assert model.chat(image_file, "Hi", temperature=0.2, max_new_tokens=8) == text
+    assert REFERENCE_DEFAULTS["temperature"] == 0.2 and REFERENCE_DEFAULTS["max_new_tokens"] == 512
+
+
+def test_mapping_args_and_text_only(model, capsys):
+    text = inference_once({"prompt": "Hello there.", "temperature": 0, "max_new_tokens": 8}, model=model)
+    assert text == model.chat(None, "Hello there.", max_new_tokens=8)
+    assert "MobileVLM-1.7B" in capsys.readouterr().out  # the reference's default model name
+
+
+def test_missing_prompt_is_a_clear_error(model):
+    with pytest.raises(ConfigError, match=r"args\.prompt"):
+        inference_once(types.SimpleNamespace(image_file=None), model=model)
+
+
+def test_load_8bit_on_cpu_uses_int8_and_load_4bit_warns_and_falls_back(checkpoint, image_file, model, capsys):
+    expected = model.chat(image_file, QUESTIONS[3], max_new_tokens=12)
+    assert inference_once(reference_args(checkpoint, image_file, load_8bit=True)) == expected
+    with pytest.warns(UserWarning, match="4-bit.*needs a CUDA GPU.*int8"):
+        quantized = load_model_for_inference(checkpoint, load_4bit=True)
+    assert is_int8_quantized(quantized) and quantized.device.type == "cpu" and quantized.dtype == torch.float32
+    with pytest.raises(ConfigError, match="not both"):
+        load_model_for_inference(checkpoint, load_8bit=True, load_4bit=True)
+
+
+def test_bitsandbytes_is_required_on_cuda(checkpoint, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(loading.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(MissingDependencyError, match="pip install bitsandbytes"):
+        load_model_for_inference(checkpoint, load_8bit=True)
+    with pytest.raises(MissingDependencyError, match="bitsandbytes"):
+        load_model_for_inference(checkpoint, device="cuda", load_4bit=True)
+
+
+def test_devices_and_dtypes(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device(None).type == "cpu" and resolve_device("auto").type == "cpu"
+    with pytest.raises(ConfigError, match="no CUDA GPU"):
+        resolve_device("cuda")
+    with pytest.raises(ConfigError, match="unknown device"):
+        resolve_device("toaster")
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert resolve_dtype(None, cpu) == torch.float32 and resolve_dtype("auto", cuda) == torch.float16
+    assert resolve_dtype("bf16", cpu) == torch.bfloat16 and resolve_dtype(torch.float16, cpu) == torch.float16
+    with pytest.raises(ConfigError, match="unknown dtype"):
+        resolve_dtype("int4", cpu)
+
+
+def test_model_name_from_path():
+    assert model_name_from_path("mtgv/MobileVLM_V2-1.7B") == "MobileVLM_V2-1.7B"
+    assert model_name_from_path("/runs/ft/checkpoint-500/") == "ft_checkpoint-500"
+    assert model_name_from_path("local-model") == "local-model"
+
+
+def test_no_warnings_from_greedy_defaults(model, image_file):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.chat(image_file, "Hi", max_new_tokens=4)
