@@ -10,8 +10,9 @@ Every tower is shaped like MobileVLM's CLIP ViT-L/14-336 (hidden 1024, 24 layers
 "full" is what the reference does: run every layer, keep every hidden state
 (``output_hidden_states=True``; timm: ``forward_intermediates`` without ``stop_early``) and take
 ``[-2]``. "truncated" is the mvlm tower with ``select_layer=-2``: layer 24 is never run, so the
-expected saving is about 1/24 (4 %). Both outputs are checked equal before timing, and the two are
-timed alternately, run by run, so that a busy machine's drifting load hits both alike.
+expected saving is about 1/24 (4 %). Both outputs are checked equal before timing, the FLOPs of each
+are counted (``torch.utils.flop_counter``: a machine-independent measure of the saving), and the two
+are timed alternately, run by run, so that a busy machine's drifting load hits both alike.
 
     python benchmarks/vision.py                      # ViT-L/14-336, batch 1, fp32 (and bf16 if native)
     python benchmarks/vision.py --quick              # a ViT-Ti-sized tower, 3 repeats: a smoke run
@@ -29,6 +30,7 @@ from typing import Any
 
 import torch
 from timing import RESULTS_DIR, Timing, markdown_table, write_json
+from torch.utils.flop_counter import FlopCounterMode
 
 from mvlm.vision import VisionTower, create_vision_tower
 
@@ -144,8 +146,14 @@ def run(
         for dtype_name in dtypes:
             tower = tower.to(DTYPES[dtype_name])
             pixels = torch.randn(batch, 3, tower.image_size, tower.image_size, device=device, dtype=DTYPES[dtype_name])
+            flops: dict[str, int] = {}
             with torch.inference_mode():
-                truncated_out, full_out = tower(pixels), full(pixels)
+                with FlopCounterMode(display=False) as counter:
+                    full_out = full(pixels)
+                flops["full"] = counter.get_total_flops()
+                with FlopCounterMode(display=False) as counter:
+                    truncated_out = tower(pixels)
+                flops["truncated"] = counter.get_total_flops()
             torch.testing.assert_close(truncated_out, full_out)  # the same numbers, fewer layers
             calls = {"full": full, "truncated": tower}
             rows = time_interleaved(calls, pixels, device, warmup=warmup, repeats=repeats)
@@ -161,6 +169,7 @@ def run(
                         "image_size": tower.image_size,
                         "tokens": tower.num_tokens,
                         "parameters": sum(p.numel() for p in tower.parameters()),
+                        "gflops": round(flops[mode] / 1e9, 2),
                         "median_ms": round(timing.median_s * 1e3, 2),
                         "min_ms": round(timing.min_s * 1e3, 2),
                         "max_ms": round(timing.max_s * 1e3, 2),
@@ -207,14 +216,14 @@ def main() -> None:
                 flush=True,
             )
     results = run(args.towers, dtypes, args.batch, repeats, args.warmup, args.quick, device)
-    header = ["tower", "dtype", "mode", "layers run", "tokens", "median ms", "min ms", "max ms", "saving median/min"]
+    header = ["tower", "dtype", "mode", "layers", "GFLOP", "median ms", "min ms", "max ms", "saving median/min"]
     rows = [
         [
             r["tower"],
             r["dtype"],
             r["mode"],
             r["layers_run"],
-            r["tokens"],
+            r["gflops"],
             r["median_ms"],
             r["min_ms"],
             r["max_ms"],

@@ -90,7 +90,7 @@ class VisionTower(nn.Module, abc.ABC):
         frozen: Whether the tower is frozen (see :meth:`freeze` / :meth:`unfreeze`).
     """
 
-    #: The registered type name (``"clip"``, ``"siglip"``, ``"timm"``); set by :func:`register_vision_tower`.
+    #: The registered type name (``"clip"``, ``"siglip"``, ``"timm"``); set when registered.
     tower_type: ClassVar[str] = ""
     #: Whether ``select_layer`` may pick hidden state 0, the embedding output before any layer.
     selects_embeddings: ClassVar[bool] = True

@@ -32,7 +32,8 @@ class CLIPVisionTower(TransformersViTTower):
 
     Built from a preset (``openai/clip-vit-large-patch14-336``, the default, or
     ``openai/clip-vit-large-patch14``) with random weights, from a local folder's config, from a
-    ``CLIPVisionConfig`` or a mapping of its fields; :meth:`from_pretrained` loads the original weights.
+    ``CLIPVisionConfig`` or a mapping of its fields;
+    :meth:`~mvlm.vision.transformers_vit.TransformersViTTower.from_pretrained` loads the original weights.
     State-dict keys: ``vision_tower.vision_model.{embeddings,pre_layrnorm,encoder,post_layernorm}.*``,
     so the published MobileVLM tower (``model.vision_tower.`` + these) loads with ``strict=True``.
 
