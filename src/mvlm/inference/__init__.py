@@ -16,7 +16,7 @@ Example:
     'Susan Wise Bauer'
 """
 
-from mvlm.inference.chat import ChatSession, chat, generate_answers
+from mvlm.inference.chat import ChatSession, chat, check_generation_options, generate_answers
 from mvlm.inference.inputs import ChatRequest, PreparedBatch, make_requests, prepare_batch, render_prompt
 from mvlm.inference.loading import load_model_for_inference, resolve_device, resolve_dtype
 from mvlm.inference.reference import REFERENCE_DEFAULTS, inference_once, model_name_from_path
@@ -29,6 +29,7 @@ __all__ = [
     "PreparedBatch",
     "StreamingText",
     "chat",
+    "check_generation_options",
     "finish_text",
     "generate_answers",
     "inference_once",

@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from mvlm.model import MobileVLM
     from mvlm.prompting import Conversation
 
-__all__ = ["ChatSession", "chat"]
+__all__ = ["ChatSession", "chat", "check_generation_options", "generate_answers", "generation_options"]
 
 _RESERVED_KWARGS = ("inputs_embeds", "input_ids", "attention_mask", "streamer", "num_return_sequences")
 
@@ -103,7 +103,9 @@ def chat(
     )
 
 
-def _check_options(temperature: Any, top_p: Any, num_beams: Any, max_new_tokens: Any) -> None:
+def check_generation_options(temperature: Any, top_p: Any, num_beams: Any, max_new_tokens: Any) -> None:
+    """Raise :class:`~mvlm.errors.ConfigError` unless the decoding options are valid (see :func:`chat`)."""
+
     def is_number(value: Any) -> bool:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -184,7 +186,7 @@ def generate_answers(
     """
     import torch
 
-    _check_options(temperature, top_p, num_beams, max_new_tokens)
+    check_generation_options(temperature, top_p, num_beams, max_new_tokens)
     if stream and len(requests) != 1:
         raise ConfigError("stream=True takes one prompt; call chat once per prompt, or stream=False for a batch")
     if stream and num_beams > 1:

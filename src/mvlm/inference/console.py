@@ -103,7 +103,9 @@ def run_chat_loop(
     """Read user messages line by line and print the streamed answers, until ``exit`` or end of input.
 
     ``/reset`` forgets the earlier turns (keeping the images). A message that makes the conversation
-    too long for the model is reported on ``errors`` and the loop goes on.
+    too long for the model is reported on ``errors`` and the loop goes on. When the input is not a
+    terminal (a script, a pipe) each message is echoed after the prompt, so the output reads as a
+    transcript.
 
     Args:
         session: The conversation (its model, images, template and options).
@@ -119,6 +121,8 @@ def run_chat_loop(
     errors = sys.stderr if errors is None else errors
     user, assistant = (role or default for role, default in zip(session.roles, ("USER", "ASSISTANT"), strict=True))
     stream = session.options.get("num_beams", 1) == 1
+    isatty = getattr(input_stream, "isatty", None)
+    echo = not (isatty and isatty())  # a scripted conversation shows its messages in the transcript
     while True:
         output.write(f"{user}: ")
         output.flush()
@@ -127,6 +131,8 @@ def run_chat_loop(
             output.write("\n")
             break
         message = line.strip()
+        if echo:
+            output.write(message + "\n")
         if not message:
             continue
         if message.lower() in EXIT_WORDS:
