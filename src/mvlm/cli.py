@@ -63,6 +63,142 @@ def _synth_data_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_inference_options(parser: argparse.ArgumentParser, *, prompt: bool) -> None:
+    """The model, image and decoding options shared by ``mvlm infer`` (with ``--prompt``) and ``mvlm chat``."""
+    parser.add_argument(
+        "--model",
+        required=True,
+        metavar="PATH_OR_HUB_ID",
+        help="checkpoint folder or hub id, e.g. mtgv/MobileVLM_V2-1.7B (hub ids download unless cached)",
+    )
+    parser.add_argument(
+        "--image",
+        action="append",
+        metavar="IMG",
+        help="image file; repeat for several images (one <image> tag each in the prompt, else they go in front); "
+        "leave out for a text-only conversation",
+    )
+    if prompt:
+        parser.add_argument("--prompt", required=True, metavar="TEXT", help="the question or instruction")
+    parser.add_argument(
+        "--conv-mode",
+        default="v1",
+        metavar="NAME",
+        help="conversation template: v1 (default; every released MobileVLM), plain, default, llama_2, "
+        "llava_llama_2, or one registered with mvlm.prompting.register_conversation",
+    )
+    parser.add_argument(
+        "--temperature", type=float, default=0.0, help="0 decodes greedily (default); above 0 samples with it"
+    )
+    parser.add_argument(
+        "--top-p",
+        type=float,
+        default=None,
+        help="nucleus sampling: keep the most likely tokens up to this mass, in (0, 1]",
+    )
+    parser.add_argument(
+        "--num-beams",
+        type=int,
+        default=1,
+        help="beam search width (default: 1, none; with beams the answer prints at the end)",
+    )
+    parser.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=512,
+        help="most tokens per answer (default: 512; fewer if the model's context length runs out)",
+    )
+    parser.add_argument("--seed", type=int, default=None, help="random seed, for repeatable sampling")
+    bits = parser.add_mutually_exclusive_group()
+    bits.add_argument(
+        "--load-8bit",
+        action="store_true",
+        help="8-bit language-model weights: bitsandbytes on CUDA, mvlm's weight-only int8 on CPU",
+    )
+    bits.add_argument(
+        "--load-4bit",
+        action="store_true",
+        help="4-bit NF4 weights (bitsandbytes, CUDA only; elsewhere a warning and the int8 path)",
+    )
+    parser.add_argument(
+        "--device", default="auto", help="cpu, cuda, cuda:N, mps or auto (default: auto = CUDA if available, else CPU)"
+    )
+    parser.add_argument(
+        "--dtype",
+        default="auto",
+        choices=("auto", "float32", "float16", "bfloat16"),
+        help="weights and activations dtype (default: auto = float16 on CUDA, float32 elsewhere)",
+    )
+
+
+def _load_inference_model(args: argparse.Namespace) -> tuple[object, list[object]]:
+    """Check the cheap things first (template, options, images), then load the model with a progress line."""
+    from mvlm.inference import check_generation_options, load_model_for_inference, resolve_device, resolve_dtype
+    from mvlm.inference.console import LoadingIndicator
+    from mvlm.prompting import get_conversation
+    from mvlm.vision import load_image
+
+    get_conversation(args.conv_mode)
+    check_generation_options(args.temperature, args.top_p, args.num_beams, args.max_new_tokens)
+    images = [load_image(path) for path in args.image or []]
+    device = resolve_device(args.device)
+    dtype = resolve_dtype(args.dtype, device)
+    bits = ", 8-bit" if args.load_8bit else ", 4-bit" if args.load_4bit else ""
+    with LoadingIndicator(f"loading {args.model} on {device} ({str(dtype).removeprefix('torch.')}{bits})"):
+        model = load_model_for_inference(
+            args.model, device=device, dtype=dtype, load_8bit=args.load_8bit, load_4bit=args.load_4bit
+        )
+    if args.seed is not None:
+        import torch
+
+        torch.manual_seed(args.seed)
+    return model, images
+
+
+def _infer_command(args: argparse.Namespace) -> int:
+    """Answer one prompt, printing the answer as it is generated."""
+    from mvlm.inference import chat
+    from mvlm.inference.console import print_answer
+
+    model, images = _load_inference_model(args)
+    answer = chat(
+        model,
+        images,
+        args.prompt,
+        conv_mode=args.conv_mode,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        num_beams=args.num_beams,
+        max_new_tokens=args.max_new_tokens,
+        stream=args.num_beams == 1,
+    )
+    print_answer(answer)
+    return 0
+
+
+def _chat_command(args: argparse.Namespace) -> int:
+    """A multi-turn conversation on stdin/stdout."""
+    from mvlm.inference import ChatSession
+    from mvlm.inference.console import run_chat_loop
+
+    model, images = _load_inference_model(args)
+    session = ChatSession(
+        model,
+        images,
+        conv_mode=args.conv_mode,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        num_beams=args.num_beams,
+        max_new_tokens=args.max_new_tokens,
+    )
+    print("type a message and press Enter; 'exit' or end of input (Ctrl-D) ends, '/reset' starts over", file=sys.stderr)
+    try:
+        return run_chat_loop(session)
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return 130
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``mvlm`` command, with every sub-command."""
     parser = argparse.ArgumentParser(
@@ -101,6 +237,26 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--max-shapes", type=int, default=3, help="most shapes per image, 1-9 (default: 3)")
     synth.add_argument("--max-turns", type=int, default=3, help="most Q/A turns per finetune record (default: 3)")
     synth.set_defaults(handler=_synth_data_command)
+
+    infer = commands.add_parser(
+        "infer",
+        help="answer one prompt about an image with a MobileVLM checkpoint",
+        description="Load a MobileVLM checkpoint and answer --prompt about --image, printing the answer as it is "
+        "generated. The prompt goes into the conversation template as the reference does (the image in front "
+        "unless the prompt has an <image> tag); decoding is greedy unless --temperature is above 0.",
+    )
+    _add_inference_options(infer, prompt=True)
+    infer.set_defaults(handler=_infer_command)
+
+    chat = commands.add_parser(
+        "chat",
+        help="talk with a MobileVLM checkpoint about an image, turn by turn, in the terminal",
+        description="Load a MobileVLM checkpoint and hold a multi-turn conversation about --image (optional) on "
+        "standard input and output: each line is a message, each answer prints as it is generated and joins the "
+        "history. Type 'exit' or 'quit' (or end the input) to stop and '/reset' to forget the earlier turns.",
+    )
+    _add_inference_options(chat, prompt=False)
+    chat.set_defaults(handler=_chat_command)
     return parser
 
 
