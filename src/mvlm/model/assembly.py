@@ -38,6 +38,18 @@ _LLM_FIELDS = (
 )
 
 
+def _tower_width(vision_tower: str | os.PathLike[str]) -> int | None:
+    """The hidden size in a tower checkpoint's ``config.json`` (``None`` when there is none to read offline)."""
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(str(vision_tower), local_files_only=True)
+    except (OSError, ValueError, TypeError):
+        return None
+    width = getattr(getattr(config, "vision_config", None) or config, "hidden_size", None)
+    return int(width) if isinstance(width, int) else None
+
+
 def assemble_mobilevlm(
     config: MobileVLMConfig | str,
     *,
@@ -55,7 +67,7 @@ def assemble_mobilevlm(
         language_model: A causal-LM checkpoint (e.g. ``mtgv/MobileLLaMA-1.4B-Chat``) whose weights
             fill ``model.*`` and ``lm_head``; its tokenizer becomes the model's tokenizer.
         vision_tower: A tower checkpoint (e.g. ``openai/clip-vit-large-patch14-336`` or a local copy);
-            it also becomes ``mm_vision_tower`` in the config.
+            it also becomes ``mm_vision_tower`` in the config, and its width ``mm_hidden_size``.
         projector_weights: A stage-I ``mm_projector.bin`` to load into the projector.
         dtype: The dtype of the assembled model.
         **config_overrides: Config fields to set (``mm_projector_type``...).
@@ -75,7 +87,9 @@ def assemble_mobilevlm(
     if vision_tower is not None:
         fields["mm_vision_tower"] = str(vision_tower)
         fields.pop("mm_vision_config", None)
-    language = None
+        width = _tower_width(vision_tower)
+        if width is not None:
+            fields["mm_hidden_size"] = width
     if language_model is not None:
         source = describe_source(language_model)
         try:

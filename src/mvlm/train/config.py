@@ -43,8 +43,9 @@ class TrainConfig:
         gradient_checkpointing: Recompute activations.
         group_by_modality_length: Group batches by modality and length.
         image_aspect_ratio: ``pad`` or ``square`` preprocessing.
-        train_vision_tower: Train the whole tower.
-        train_vision_tower_last_layers: Train only the tower's last N layers.
+        train_vision_tower: Train the whole tower (the reference never does; a tower trained from
+            scratch must).
+        train_vision_tower_last_layers: Train only the last N tower layers that run.
         lora: LoRA settings (``None``: full fine-tuning).
         save_steps: Checkpoint interval (steps).
         save_total_limit: Checkpoints kept.
@@ -53,10 +54,15 @@ class TrainConfig:
         dataloader_num_workers: Data-loading worker processes.
         deepspeed: A shipped ZeRO config name (``zero2``/``zero3``), a JSON path, or ``None``.
         fsdp: ``True`` for the shipped FSDP config, a JSON path, or ``None``.
-        resume: ``"auto"`` resumes from the newest checkpoint in ``output_dir`` if there is one;
-            a path resumes from it; ``False`` starts fresh.
+        resume: ``"auto"`` resumes from the newest ``checkpoint-N`` in ``output_dir`` if there is one
+            (so re-running an interrupted command continues it); a path resumes from that
+            checkpoint; ``False`` starts fresh.
         report_to: transformers' reporting integrations (default none).
         extra_training_arguments: Any further ``transformers.TrainingArguments`` fields.
+
+    Raises:
+        UnknownNameError: ``recipe`` is not a registered recipe.
+        ConfigError: A required field is missing or a value is out of range.
     """
 
     recipe: str
@@ -98,16 +104,32 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         self.recipe_spec: Recipe = get_recipe(self.recipe)
-        if self.model is None:
+        if not self.model:
             raise ConfigError(
-                "TrainConfig.model is required: a MobileVLM checkpoint to continue from, or a preset name "
-                "(e.g. 'MobileVLM-1.7B') together with language_model and vision_tower"
+                "TrainConfig.model is required: a MobileVLM checkpoint to continue from (e.g. stage I's output), or "
+                "a preset name (e.g. 'MobileVLM-1.7B') together with language_model and vision_tower"
             )
+        if not self.output_dir:
+            raise ConfigError("TrainConfig.output_dir is required: where checkpoints and the trained model go")
+        if not self.data_path:
+            raise ConfigError("TrainConfig.data_path is required: one or more LLaVA-format JSON / JSONL files")
         if self.deepspeed and self.fsdp:
             raise ConfigError("choose DeepSpeed or FSDP, not both")
+        for name in ("max_steps", "save_steps", "per_device_train_batch_size", "gradient_accumulation_steps"):
+            value = getattr(self, name)
+            if value is not None and name != "max_steps" and value < 1:
+                raise ConfigError(f"TrainConfig.{name} must be >= 1, got {value}")
+        if self.logging_steps < 1:
+            raise ConfigError(f"TrainConfig.logging_steps must be >= 1, got {self.logging_steps}")
+        if self.train_vision_tower and self.train_vision_tower_last_layers:
+            raise ConfigError("set train_vision_tower or train_vision_tower_last_layers, not both")
 
     def resolved(self, key: str) -> Any:
-        """The value of ``key``: this config's when set, else the recipe's."""
+        """The value of ``key``: this config's when set, else the recipe's.
+
+        Args:
+            key: A field that both this config and :class:`~mvlm.train.Recipe` have.
+        """
         value = getattr(self, key)
         return getattr(self.recipe_spec, key) if value is None else value
 

@@ -18,9 +18,13 @@ class TrainableParts:
     Attributes:
         projector: The projector.
         language_model: The language model (embeddings, layers, norm, ``lm_head``).
-        vision_tower: The whole vision tower.
-        vision_tower_last_layers: Only the tower's last N encoder layers (0 = none); exclusive
-            with ``vision_tower``.
+        vision_tower: The whole vision tower (the layers that run: those after the selected
+            layer, and a final norm, never take part in the forward pass and stay frozen).
+        vision_tower_last_layers: Only the last N tower layers that run (0 = none); exclusive with
+            ``vision_tower``.
+
+    Raises:
+        ConfigError: Nothing would train, a negative layer count, or both tower options.
     """
 
     projector: bool = True
@@ -36,15 +40,45 @@ class TrainableParts:
         if not (self.projector or self.language_model or self.vision_tower or self.vision_tower_last_layers):
             raise ConfigError("nothing would train: enable the projector, the language model or the vision tower")
 
+    @property
+    def trains_tower(self) -> bool:
+        """Whether any part of the vision tower trains."""
+        return self.vision_tower or self.vision_tower_last_layers > 0
+
+
+def _tower_layers(tower: nn.Module) -> tuple[list[nn.Module], list[nn.Module]]:
+    """``(layers that run, modules that never run)`` of a transformers ViT tower (CLIP, SigLIP).
+
+    Raises:
+        ConfigError: The tower has no ``vision_model.encoder.layers`` (e.g. a timm tower).
+    """
+    body = getattr(tower, "vision_model", None)
+    layers = getattr(getattr(body, "encoder", None), "layers", None)
+    if layers is None:
+        raise ConfigError(
+            f"{type(tower).__name__} has no vision_model.encoder.layers; training its last N layers is supported "
+            "for the transformers ViT towers (clip, siglip); train the whole tower instead"
+        )
+    selected = tower.selected_layer  # type: ignore[attr-defined]
+    unused: list[nn.Module] = list(layers)[selected:]
+    unused += [module for name in ("post_layernorm", "head") if (module := getattr(body, name, None)) is not None]
+    return list(layers)[:selected], unused
+
 
 def apply_trainable_parts(model: nn.Module, parts: TrainableParts) -> None:
     """Set ``requires_grad`` on every parameter of a MobileVLM as ``parts`` says.
 
-    A tower that trains (wholly or in part) is unfrozen so its forward records gradients; a tower
-    that does not stays frozen (no_grad forward, eval mode), as in the reference.
+    A tower that trains (wholly or in part) is unfrozen, so its forward records gradients and
+    follows ``train()``; a tower that does not is frozen (``no_grad`` forward, eval mode), as in
+    the reference. Parameters that never take part in the forward pass (tower layers after the
+    selected one, the tower's final norm) never train, so DDP finds no unused parameters.
+
+    Args:
+        model: A :class:`~mvlm.model.MobileVLM`.
+        parts: What trains.
 
     Raises:
-        ConfigError: ``vision_tower_last_layers`` exceeds the tower's depth.
+        ConfigError: ``vision_tower_last_layers`` exceeds the layers the tower runs.
     """
     tower = model.vision_tower  # type: ignore[attr-defined]
     projector = model.mm_projector  # type: ignore[attr-defined]
@@ -54,27 +88,34 @@ def apply_trainable_parts(model: nn.Module, parts: TrainableParts) -> None:
             parameter.requires_grad_(parts.language_model)
     for parameter in projector.parameters():
         parameter.requires_grad_(parts.projector)
-    if parts.vision_tower:
-        tower.unfreeze()
-    elif parts.vision_tower_last_layers:
-        layers = tower.vision_model.encoder.layers
-        if parts.vision_tower_last_layers > tower.num_layers:
+    if not parts.trains_tower:
+        tower.freeze()
+        return
+    tower.unfreeze()
+    try:
+        used, unused = _tower_layers(tower)
+    except ConfigError:
+        if parts.vision_tower_last_layers:
+            raise
+        return  # another tower family: train all of it
+    if parts.vision_tower_last_layers:
+        if parts.vision_tower_last_layers > len(used):
             raise ConfigError(
-                f"the tower has {tower.num_layers} layers; cannot train the last {parts.vision_tower_last_layers}"
+                f"the tower runs {len(used)} layers (select layer {tower.select_layer}); cannot train the last "
+                f"{parts.vision_tower_last_layers}"
             )
-        tower.unfreeze()
         for parameter in tower.parameters():
             parameter.requires_grad_(False)
-        selected = tower.selected_layer  # layers after the selected one never run; train the last N that do
-        for layer in list(layers)[max(0, selected - parts.vision_tower_last_layers) : selected]:
+        for layer in used[len(used) - parts.vision_tower_last_layers :]:
             for parameter in layer.parameters():
                 parameter.requires_grad_(True)
-    else:
-        tower.freeze()
+    for module in unused:
+        for parameter in module.parameters():
+            parameter.requires_grad_(False)
 
 
 def count_parameters(model: nn.Module) -> tuple[int, int]:
-    """``(trainable, total)`` parameter counts."""
+    """``(trainable, total)`` parameter counts of ``model``."""
     total = trainable = 0
     for parameter in model.parameters():
         total += parameter.numel()

@@ -15,7 +15,7 @@ from typing import Any
 
 from mvlm.registry import Registry
 
-__all__ = ["RECIPES", "Recipe", "get_recipe", "list_recipes", "load_distributed_config"]
+__all__ = ["RECIPES", "Recipe", "get_recipe", "list_recipes", "load_distributed_config", "recipe_for"]
 
 
 @dataclass(frozen=True)
@@ -90,17 +90,43 @@ RECIPES: Registry[Recipe] = Registry("training recipe")
 
 
 def get_recipe(name: str) -> Recipe:
-    """The recipe registered as ``name``; raises ``UnknownNameError`` listing them."""
+    """The recipe registered as ``name``.
+
+    Args:
+        name: ``v1-pretrain``, ``v1-finetune``, ``v2-pretrain``, ``v2-finetune`` (or ``v1_pretrain``...).
+
+    Returns:
+        The :class:`Recipe`.
+
+    Raises:
+        UnknownNameError: No such recipe (the message lists them).
+    """
     return RECIPES.get(name)
 
 
+def recipe_for(version: str, stage: str) -> Recipe:
+    """The recipe of one MobileVLM ``version`` (``v1`` / ``v2``) and ``stage`` (``pretrain`` / ``finetune``).
+
+    Raises:
+        UnknownNameError: No such version or stage.
+    """
+    return RECIPES.get(f"{version.lower()}-{stage.lower()}")
+
+
 def list_recipes() -> list[str]:
-    """Names of the registered recipes."""
+    """Names of the registered recipes, sorted."""
     return RECIPES.names()
 
 
 def load_distributed_config(name: str) -> dict[str, Any]:
-    """A shipped DeepSpeed / FSDP config (``zero2``, ``zero3``, ``fsdp``) as a dict, notes removed."""
+    """A shipped DeepSpeed / FSDP config as a dict (the ``_source`` note removed).
+
+    Args:
+        name: ``zero2``, ``zero3`` (DeepSpeed, as the reference's ``scripts/deepspeed/*.json``) or ``fsdp``.
+
+    Raises:
+        ConfigError: No shipped config of that name (the message lists them).
+    """
     from mvlm.errors import ConfigError
 
     folder = resources.files("mvlm.train").joinpath("distributed")

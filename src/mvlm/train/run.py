@@ -1,11 +1,12 @@
 """``train(config)``: one MobileVLM training stage, from a :class:`~mvlm.train.TrainConfig` to a saved model.
 
 The steps: build or load the model (assembling stage I from MobileLLaMA + CLIP + a fresh
-projector), choose what trains, wrap LoRA if asked, build the LLaVA data set and collator, turn the
-recipe into ``transformers.TrainingArguments`` (scaled to the devices at hand), train with
-:class:`~mvlm.train.MobileVLMTrainer` (resuming from the newest checkpoint after an interruption),
-and save: ``mm_projector.bin`` for a projector-only stage, adapters for LoRA, a full checkpoint
-otherwise.
+projector, or continuing from stage I's output), choose what trains, wrap LoRA if asked, build the
+LLaVA data set and collator, turn the recipe into ``transformers.TrainingArguments`` (scaled to the
+devices at hand), train with :class:`~mvlm.train.MobileVLMTrainer` (resuming from the newest
+checkpoint after an interruption), and save: ``mm_projector.bin`` for a projector-only stage,
+adapters for LoRA, a full checkpoint otherwise; plus ``trainer_state.json``, ``loss_log.csv`` and
+``train_config.json``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +25,19 @@ from mvlm.errors import ConfigError
 from mvlm.train.config import TrainConfig
 from mvlm.train.freezing import TrainableParts, apply_trainable_parts, count_parameters
 from mvlm.train.recipes import load_distributed_config
-from mvlm.train.trainer import PROJECTOR_FILE, MobileVLMTrainer, last_checkpoint
+from mvlm.train.trainer import PROJECTOR_FILE, LossLogCallback, MobileVLMTrainer, last_checkpoint
 
 __all__ = ["TrainResult", "build_training_model", "train"]
 
 logger = logging.getLogger(__name__)
+
+TRAIN_CONFIG_FILE = "train_config.json"
+_WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,8 @@ class TrainResult:
         resumed_from: The checkpoint the run resumed from, if any.
         tokenization_mismatches: Samples masked entirely because their tokenization disagreed with
             the template (the reference's "tokenization mismatch"); should be 0.
+        loss_history: ``(step, loss)`` for every logged step, those before a resume included.
+        model: The trained model (a peft model for LoRA runs), in memory.
     """
 
     output_dir: Path
@@ -52,24 +64,94 @@ class TrainResult:
     total_parameters: int
     resumed_from: str | None
     tokenization_mismatches: int
+    loss_history: list[tuple[int, float]] = field(default_factory=list)
+    model: Any = field(default=None, repr=False, compare=False)
+
+
+# ------------------------------------------------------------------------------------------- the model
+def _is_stage_one_output(path: str) -> bool:
+    folder = Path(path)
+    return (folder / PROJECTOR_FILE).is_file() and not any((folder / name).is_file() for name in _WEIGHT_FILES)
+
+
+def _loading_options(quantization: Any) -> dict[str, Any]:
+    options: dict[str, Any] = {"dtype": torch.float32}
+    if quantization is not None:
+        options["quantization_config"] = quantization
+    return options
+
+
+def _from_stage_one_output(config: TrainConfig, quantization: Any) -> Any:
+    """Stage I's output holds the projector only: rebuild the model it was trained in, then load the projector."""
+    from mvlm.model import MobileVLM, MobileVLMConfig
+    from mvlm.model.assembly import assemble_mobilevlm
+
+    folder = Path(str(config.model))
+    saved_file = folder / TRAIN_CONFIG_FILE
+    saved = json.loads(saved_file.read_text()) if saved_file.is_file() else {}
+    language_model = config.language_model or saved.get("language_model")
+    vision_tower = config.vision_tower or saved.get("vision_tower")
+    start = saved.get("model")
+    if language_model:
+        if quantization is not None:
+            raise ConfigError("QLoRA needs a saved MobileVLM checkpoint to start from, not parts to assemble")
+        model_config = MobileVLMConfig.from_pretrained(folder)
+        if not vision_tower and not model_config.mm_vision_config:
+            vision_tower = model_config.mm_vision_tower
+        model = assemble_mobilevlm(
+            model_config, language_model=language_model, vision_tower=vision_tower, dtype=torch.float32
+        )
+    elif start and not _is_stage_one_output(start):
+        model = MobileVLM.from_pretrained(start, **_loading_options(quantization))
+    else:
+        raise ConfigError(
+            f"{folder} holds only a stage-I projector ({PROJECTOR_FILE}) and its {TRAIN_CONFIG_FILE} does not say "
+            "which language model and vision tower it was trained with; pass language_model and vision_tower"
+        )
+    model.load_projector(folder / PROJECTOR_FILE)
+    return model
 
 
 def build_training_model(config: TrainConfig) -> Any:
-    """The model a run starts from: a checkpoint, or a preset assembled from a language model and a tower."""
-    from mvlm.model import MobileVLM, list_model_presets
-    from mvlm.model.assembly import assemble_mobilevlm
+    """The model a run starts from, in float32.
 
-    if config.model in list_model_presets() or (config.language_model or config.vision_tower):
+    ``config.model`` is one of: a MobileVLM checkpoint (a folder or hub id); a stage-I output
+    folder (``mm_projector.bin`` and ``train_config.json``: the model it was trained in is rebuilt
+    and the projector loaded); or a preset name (``MobileVLM-1.7B``...) assembled from
+    ``language_model`` and ``vision_tower`` with a fresh projector.
+    ``pretrain_mm_mlp_adapter`` is loaded last.
+
+    Args:
+        config: The run's configuration.
+
+    Returns:
+        The :class:`~mvlm.model.MobileVLM`, ``use_cache`` off, ``image_aspect_ratio`` as the recipe says.
+
+    Raises:
+        ConfigError: A preset without both parts, or QLoRA from parts.
+        CheckpointError: A checkpoint or part cannot be loaded.
+    """
+    from mvlm.model import MODEL_PRESETS, MobileVLM
+    from mvlm.model.assembly import assemble_mobilevlm
+    from mvlm.train.lora import quantization_config
+
+    quantization = quantization_config(config.lora) if config.lora is not None else None
+    source = str(config.model)
+    if _is_stage_one_output(source):
+        model = _from_stage_one_output(config, quantization)
+    elif source in MODEL_PRESETS or config.language_model or config.vision_tower:
         if not (config.language_model and config.vision_tower):
             raise ConfigError(
-                f"to assemble '{config.model}' give both language_model (e.g. mtgv/MobileLLaMA-1.4B-Chat) and "
+                f"to assemble '{source}' give both language_model (e.g. mtgv/MobileLLaMA-1.4B-Chat) and "
                 "vision_tower (e.g. openai/clip-vit-large-patch14-336)"
             )
+        if quantization is not None:
+            raise ConfigError("QLoRA needs a saved MobileVLM checkpoint to start from, not parts to assemble")
         model = assemble_mobilevlm(
-            config.model, language_model=config.language_model, vision_tower=config.vision_tower, dtype=torch.float32
+            source, language_model=config.language_model, vision_tower=config.vision_tower, dtype=torch.float32
         )
     else:
-        model = MobileVLM.from_pretrained(config.model, dtype=torch.float32)
+        model = MobileVLM.from_pretrained(source, **_loading_options(quantization))
     if config.pretrain_mm_mlp_adapter:
         model.load_projector(config.pretrain_mm_mlp_adapter)
     model.config.image_aspect_ratio = config.resolved("image_aspect_ratio")
@@ -77,30 +159,47 @@ def build_training_model(config: TrainConfig) -> Any:
     return model
 
 
-def _world_size() -> int:
-    return int(os.environ.get("WORLD_SIZE", "1"))
+# ------------------------------------------------------------------------------------------- arguments
+def _has_accelerator() -> bool:
+    accelerator = getattr(torch, "accelerator", None)
+    if accelerator is not None and hasattr(accelerator, "is_available"):
+        return bool(accelerator.is_available())
+    return torch.cuda.is_available()
 
 
 def _bf16_supported() -> bool:
-    if torch.cuda.is_available():
-        return torch.cuda.is_bf16_supported()
-    return False  # CPU autocast to bf16 is emulated (slow) on most CPUs; train in fp32 there
+    # CPU autocast to bf16 is slow on most CPUs (and on the machines this was built on): fp32 there.
+    return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
 
 
-def _training_arguments(config: TrainConfig, projector_only: bool) -> Any:
+def _read_json(path: str) -> dict[str, Any]:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"cannot read the JSON config '{path}': {error}") from error
+
+
+def _training_arguments(config: TrainConfig, learning_rate: float, projector_only: bool, unused_params: bool) -> Any:
     from transformers import TrainingArguments
 
     recipe = config.recipe_spec
     per_device = config.resolved("per_device_train_batch_size")
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if config.gradient_accumulation_steps is not None:
         accumulation = config.gradient_accumulation_steps
     else:
-        global_batch = config.resolved("global_batch_size")
-        accumulation = max(1, global_batch // (per_device * _world_size()))
+        accumulation = max(1, config.resolved("global_batch_size") // (per_device * world_size))
     bf16 = config.bf16 if config.bf16 is not None else (recipe.bf16 and _bf16_supported())
+    checkpointing = bool(config.resolved("gradient_checkpointing")) and not projector_only
+    checkpointing_name = (
+        "activation_checkpointing"
+        if "activation_checkpointing" in TrainingArguments.__dataclass_fields__
+        else "gradient_checkpointing"
+    )
+    accelerator = _has_accelerator()
     options: dict[str, Any] = {
         "output_dir": config.output_dir,
-        "learning_rate": config.resolved("learning_rate"),
+        "learning_rate": learning_rate,
         "num_train_epochs": config.resolved("num_train_epochs"),
         "max_steps": config.max_steps,
         "per_device_train_batch_size": per_device,
@@ -109,7 +208,7 @@ def _training_arguments(config: TrainConfig, projector_only: bool) -> Any:
         "weight_decay": config.resolved("weight_decay"),
         "lr_scheduler_type": config.resolved("lr_scheduler_type"),
         "bf16": bf16,
-        "gradient_checkpointing": config.resolved("gradient_checkpointing") and not projector_only,
+        checkpointing_name: checkpointing,
         "logging_steps": config.logging_steps,
         "save_strategy": "steps",
         "save_steps": config.resolved("save_steps"),
@@ -117,42 +216,65 @@ def _training_arguments(config: TrainConfig, projector_only: bool) -> Any:
         "seed": config.seed,
         "data_seed": config.seed,
         "dataloader_num_workers": config.dataloader_num_workers,
+        "dataloader_pin_memory": accelerator,
+        "use_cpu": not accelerator,  # lets accelerate run DDP on CPUs (gloo) under torchrun
         "remove_unused_columns": False,
-        "report_to": config.report_to,
+        "report_to": config.report_to or "none",
         "optim": recipe.optim,
         "disable_tqdm": False,
     }
+    if unused_params:  # e.g. a text-only batch leaves the projector without gradients
+        options["ddp_find_unused_parameters"] = True
     if config.deepspeed:
-        path = Path(config.deepspeed)
-        options["deepspeed"] = (
-            json.loads(path.read_text()) if path.is_file() else load_distributed_config(config.deepspeed)
-        )
+        name = str(config.deepspeed)
+        options["deepspeed"] = _read_json(name) if name.endswith(".json") else load_distributed_config(name)
     if config.fsdp:
-        fsdp = (
-            json.loads(Path(config.fsdp).read_text())
-            if isinstance(config.fsdp, str)
-            else load_distributed_config("fsdp")
-        )
+        fsdp = _read_json(config.fsdp) if isinstance(config.fsdp, str) else load_distributed_config("fsdp")
         options["fsdp"] = fsdp["fsdp"]
         options["fsdp_config"] = fsdp.get("fsdp_config", {})
     options.update(config.extra_training_arguments)
     return TrainingArguments(**options)
 
 
-def train(config: TrainConfig) -> TrainResult:
-    """Run one training stage.
+def _learning_rate(config: TrainConfig, model: Any) -> float:
+    """The configured rate, else the recipe's (its 3B value for a MobileLLaMA-2.7B-wide model)."""
+    recipe = config.recipe_spec
+    if config.learning_rate is not None:
+        return config.learning_rate
+    if recipe.learning_rate_3b is not None and model.config.hidden_size == 2560:
+        return recipe.learning_rate_3b
+    return recipe.learning_rate
+
+
+# ------------------------------------------------------------------------------------------- the run
+def train(config: TrainConfig, callbacks: Sequence[Any] = ()) -> TrainResult:
+    """Run one training stage and save its result into ``config.output_dir``.
+
+    Under ``torchrun`` every process calls this; transformers and accelerate do the rest (one
+    process writes the files).
+
+    Args:
+        config: The run's configuration.
+        callbacks: Extra ``transformers.TrainerCallback`` objects (early stopping, custom logging...).
+
+    Returns:
+        A :class:`TrainResult`.
 
     Raises:
-        ConfigError: Inconsistent options (e.g. assembling without a language model).
+        ConfigError: Inconsistent options (e.g. assembling without a language model, LoRA on a
+            recipe that does not train the language model).
         DataError / ImageError: The data has problems; all are reported before training starts.
     """
     from mvlm.data.collator import DataCollatorForSupervisedDataset
     from mvlm.data.grouping import ModalityLengthGroupedSampler
     from mvlm.data.llava import LlavaDataset
-    from mvlm.train.lora import apply_lora, save_lora
+    from mvlm.train.lora import apply_lora
 
     recipe = config.recipe_spec
+    if config.lora is not None and not recipe.train_language_model:
+        raise ConfigError(f"LoRA adapts the language model, which recipe '{config.recipe}' keeps frozen")
     model = build_training_model(config)
+    learning_rate = _learning_rate(config, model)
     parts = TrainableParts(
         projector=recipe.train_projector,
         language_model=recipe.train_language_model and config.lora is None,
@@ -160,13 +282,13 @@ def train(config: TrainConfig) -> TrainResult:
         vision_tower_last_layers=config.train_vision_tower_last_layers,
     )
     apply_trainable_parts(model, parts)
-    projector_only = recipe.projector_only_checkpoint and not parts.language_model and config.lora is None
+    projector_only = recipe.projector_only_checkpoint and not parts.language_model and not parts.trains_tower
+    base = model
     if config.lora is not None:
         model = apply_lora(model, config.lora)
     trainable, total = count_parameters(model)
     logger.info("training %s of %s parameters (%s)", f"{trainable:,}", f"{total:,}", config.recipe)
 
-    base = model.get_base_model() if config.lora is not None else model
     max_length = config.resolved("model_max_length")
     tokenizer = base.tokenizer
     tokenizer.model_max_length = max_length
@@ -180,15 +302,16 @@ def train(config: TrainConfig) -> TrainResult:
         model_max_length=max_length,
     )
     dataset.validate()  # every problem in the data, before step 1
+    has_text_only = any(length < 0 for length in dataset.modality_lengths)
     collator = DataCollatorForSupervisedDataset.from_tokenizer(tokenizer, model_max_length=max_length)
-    arguments = _training_arguments(config, projector_only)
+    arguments = _training_arguments(config, learning_rate, projector_only, unused_params=has_text_only)
     sampler_factory = None
     if config.resolved("group_by_modality_length"):
-        world = arguments.world_size * arguments.gradient_accumulation_steps
+        steps_world = arguments.world_size * arguments.gradient_accumulation_steps
 
         def sampler_factory(data: Any) -> ModalityLengthGroupedSampler:
             return ModalityLengthGroupedSampler.from_dataset(
-                data, arguments.per_device_train_batch_size, world, seed=arguments.seed
+                data, arguments.per_device_train_batch_size, steps_world, seed=arguments.seed
             )
 
     trainer = MobileVLMTrainer(
@@ -196,30 +319,32 @@ def train(config: TrainConfig) -> TrainResult:
         args=arguments,
         train_dataset=dataset,
         data_collator=collator,
+        callbacks=[LossLogCallback(), *callbacks],
         projector_lr=config.resolved("projector_lr"),
         projector_only_checkpoints=projector_only,
         train_sampler_factory=sampler_factory,
     )
     resume = config.resume
-    resumed_from = last_checkpoint(config.output_dir) if resume == "auto" else (resume or None)
+    resumed_from = last_checkpoint(config.output_dir) if resume == "auto" else (str(resume) if resume else None)
     output = trainer.train(resume_from_checkpoint=resumed_from)
+
     output_dir = Path(config.output_dir)
+    base.config.use_cache = True
+    trainer.save_model(str(output_dir))  # every rank: ZeRO-3 / FSDP gather the weights; one rank writes
+    trainer.save_state()  # trainer_state.json: the loss history and the rest of the state
     if trainer.is_world_process_zero():
         if config.lora is not None:
-            save_lora(model, output_dir)
-        elif projector_only:
-            base.save_projector(output_dir / PROJECTOR_FILE)
             base.config.save_pretrained(output_dir)
-        else:
-            base.config.use_cache = True
-            trainer.save_model(str(output_dir))
-        (output_dir / "train_config.json").write_text(json.dumps(config.to_dict(), indent=2, default=str))
+        (output_dir / TRAIN_CONFIG_FILE).write_text(json.dumps(config.to_dict(), indent=2, default=str))
+    history = [(int(e["step"]), float(e["loss"])) for e in trainer.state.log_history if "loss" in e]
     return TrainResult(
         output_dir=output_dir,
         global_step=output.global_step,
         training_loss=float(output.training_loss),
         trainable_parameters=trainable,
         total_parameters=total,
-        resumed_from=str(resumed_from) if resumed_from else None,
+        resumed_from=resumed_from,
         tokenization_mismatches=dataset.mismatch_count,
+        loss_history=history,
+        model=model,
     )

@@ -6,23 +6,42 @@ only adds what the reference's ``LLaVATrainer`` adds:
 - a separate learning rate for the projector (``projector_lr``, V2 stage I);
 - batches grouped by modality and length (``group_by_modality_length``);
 - projector-only checkpoints when only the projector trains (v1 stage I writes ``mm_projector.bin``),
-  and resuming from them.
+  and resuming from them;
+- for LoRA runs, checkpoints that hold the non-LoRA trainables (the projector) beside the
+  adapter, so a resumed LoRA run loses nothing either.
+
+:class:`LossLogCallback` keeps ``loss_log.csv`` in the output folder up to date during the run.
 """
 
 from __future__ import annotations
 
+import csv
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch.utils.data import Sampler
-from transformers import Trainer
+from transformers import Trainer, TrainerCallback
 
-__all__ = ["PROJECTOR_FILE", "MobileVLMTrainer", "last_checkpoint"]
+from mvlm.train.lora import NON_LORA_TRAINABLES, load_non_lora_trainables, save_non_lora_trainables
+
+__all__ = ["LOSS_LOG", "PROJECTOR_FILE", "LossLogCallback", "MobileVLMTrainer", "last_checkpoint"]
 
 PROJECTOR_FILE = "mm_projector.bin"
+"""The stage-I output file: the projector alone, ``model.mm_projector.*`` keys (as the reference)."""
+
+LOSS_LOG = "loss_log.csv"
+"""The loss log written beside the checkpoints: ``step,epoch,loss,learning_rate,grad_norm``."""
+
+_LOSS_COLUMNS = ("step", "epoch", "loss", "learning_rate", "grad_norm")
+_CHECKPOINT = re.compile(r"checkpoint-(\d+)")
+
+
+def _is_peft_model(model: Any) -> bool:
+    return hasattr(model, "get_base_model") and hasattr(model, "peft_config")
 
 
 class MobileVLMTrainer(Trainer):
@@ -52,7 +71,10 @@ class MobileVLMTrainer(Trainer):
 
     # ----------------------------------------------------------------------------- optimizer
     def create_optimizer(self, model: torch.nn.Module | None = None) -> torch.optim.Optimizer:
-        """AdamW groups: decay / no decay (biases, norms), and the projector at ``projector_lr`` if set."""
+        """AdamW groups: decay / no decay (biases, norms), each split into projector and the rest.
+
+        With ``projector_lr`` set, the projector groups use it; otherwise transformers' two groups.
+        """
         if self.projector_lr is None or self.optimizer is not None:
             return super().create_optimizer(model)
         opt_model = self.model if model is None else model
@@ -60,9 +82,10 @@ class MobileVLMTrainer(Trainer):
         groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
         for name, parameter in opt_model.named_parameters():
             if parameter.requires_grad:
-                groups.setdefault(("mm_projector" in name, name in decay), []).append(parameter)
+                is_projector = "mm_projector" in name.split(".")
+                groups.setdefault((is_projector, name in decay), []).append(parameter)
         parameter_groups = []
-        for (is_projector, decays), parameters in groups.items():
+        for (is_projector, decays), parameters in sorted(groups.items()):
             group: dict[str, Any] = {"params": parameters, "weight_decay": self.args.weight_decay if decays else 0.0}
             if is_projector:
                 group["lr"] = self.projector_lr
@@ -79,10 +102,14 @@ class MobileVLMTrainer(Trainer):
 
     # ----------------------------------------------------------------------------- checkpoints
     def _save(self, output_dir: str | None = None, state_dict: dict[str, Any] | None = None) -> None:
-        if not self.projector_only_checkpoints:
-            super()._save(output_dir, state_dict)
-            return
         folder = Path(output_dir or self.args.output_dir)
+        if not self.projector_only_checkpoints:
+            super()._save(str(folder), state_dict)
+            if self.args.should_save and _is_peft_model(self.accelerator.unwrap_model(self.model)):
+                save_non_lora_trainables(self.accelerator.unwrap_model(self.model), folder)
+            return
+        if not self.args.should_save:
+            return
         folder.mkdir(parents=True, exist_ok=True)
         model = self.accelerator.unwrap_model(self.model)
         model.save_projector(folder / PROJECTOR_FILE)
@@ -90,17 +117,67 @@ class MobileVLMTrainer(Trainer):
         torch.save(self.args, folder / "training_args.bin")
 
     def _load_from_checkpoint(self, resume_from_checkpoint: str, model: torch.nn.Module | None = None) -> None:
+        target = self.accelerator.unwrap_model(model if model is not None else self.model)
         projector_file = Path(resume_from_checkpoint) / PROJECTOR_FILE
         if self.projector_only_checkpoints and projector_file.is_file():
-            target = self.accelerator.unwrap_model(model if model is not None else self.model)
             target.load_projector(projector_file)
             return
         super()._load_from_checkpoint(resume_from_checkpoint, model)
+        trainables = Path(resume_from_checkpoint) / NON_LORA_TRAINABLES
+        if _is_peft_model(target) and trainables.is_file():
+            load_non_lora_trainables(target, trainables)
+
+
+class LossLogCallback(TrainerCallback):
+    """Keeps ``<output_dir>/loss_log.csv`` (``step,epoch,loss,learning_rate,grad_norm``) current on the main process.
+
+    At the start of a run the file is rewritten from the trainer state's history, so a run resumed
+    from a checkpoint drops the rows its interrupted predecessor logged after that checkpoint.
+    """
+
+    def _path(self, args: Any) -> Path:
+        return Path(args.output_dir) / LOSS_LOG
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """Rewrite the log from ``state.log_history``."""
+        if not state.is_world_process_zero:
+            return
+        path = self._path(args)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="") as file:
+            writer = csv.writer(file)
+            writer.writerow(_LOSS_COLUMNS)
+            for entry in state.log_history:
+                if "loss" in entry:
+                    writer.writerow(self._row(entry))
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        """Append one row per logged training loss."""
+        if not state.is_world_process_zero or not logs or "loss" not in logs:
+            return
+        with self._path(args).open("a", newline="") as file:
+            csv.writer(file).writerow(self._row({**logs, "step": state.global_step}))
+
+    @staticmethod
+    def _row(entry: dict[str, Any]) -> list[Any]:
+        return [entry.get(column, "") for column in _LOSS_COLUMNS]
 
 
 def last_checkpoint(output_dir: str | os.PathLike[str]) -> str | None:
-    """The newest ``checkpoint-N`` folder in ``output_dir`` (what an interrupted run resumes from), or ``None``."""
-    from transformers.trainer_utils import get_last_checkpoint
+    """The newest complete ``checkpoint-N`` folder in ``output_dir`` (what an interrupted run resumes from).
 
+    A checkpoint is complete when it holds ``trainer_state.json``, which transformers writes last:
+    a process killed while saving leaves a folder without it, and the run resumes from the one before.
+
+    Returns:
+        The folder, or ``None`` when there is none.
+    """
     folder = Path(output_dir)
-    return get_last_checkpoint(str(folder)) if folder.is_dir() else None
+    if not folder.is_dir():
+        return None
+    complete = [
+        (int(match.group(1)), path)
+        for path in folder.iterdir()
+        if (match := _CHECKPOINT.fullmatch(path.name)) and (path / "trainer_state.json").is_file()
+    ]
+    return str(max(complete)[1]) if complete else None
