@@ -29,24 +29,36 @@ _LAZY_EXPORTS: dict[str, str] = {
     "MobileVLM": "mvlm.model",
     "MobileVLMConfig": "mvlm.model",
     "MobileLLaMAConfig": "mvlm.language",
+    "VisionTower": "mvlm.vision",
+    "AutoVisionTower": "mvlm.vision",
+    "ImageProcessor": "mvlm.vision",
+    "create_vision_tower": "mvlm.vision",
+    "list_vision_towers": "mvlm.vision",
+    "register_vision_tower": "mvlm.vision",
 }
 
 __all__ = [
     "AutoProjector",
+    "AutoVisionTower",
     "Conversation",
+    "ImageProcessor",
     "MobileLLaMAConfig",
     "MobileVLM",
     "MobileVLMConfig",
     "MvlmError",
     "Projector",
     "Registry",
+    "VisionTower",
     "__version__",
     "create_projector",
+    "create_vision_tower",
     "get_conversation",
     "list_conversations",
     "list_projectors",
+    "list_vision_towers",
     "register_conversation",
     "register_projector",
+    "register_vision_tower",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
@@ -56,6 +68,14 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from mvlm.projectors import AutoProjector, Projector, create_projector, list_projectors, register_projector
     from mvlm.prompting import Conversation, get_conversation, list_conversations, register_conversation
     from mvlm.registry import Registry
+    from mvlm.vision import (
+        AutoVisionTower,
+        ImageProcessor,
+        VisionTower,
+        create_vision_tower,
+        list_vision_towers,
+        register_vision_tower,
+    )
 
 
 _transformers_hook.install()
