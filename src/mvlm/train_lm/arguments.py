@@ -83,10 +83,32 @@ def bf16_supported() -> bool:
     return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
 
 
+def _accelerator_available() -> bool:
+    xpu = getattr(torch, "xpu", None)
+    return bool(torch.cuda.is_available() or (xpu is not None and xpu.is_available()))
+
+
+def _fsdp_settings(fsdp: Any, fsdp_config: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """Legacy ``"full_shard auto_wrap"`` strings as ``fsdp=True`` plus ``fsdp_config`` (transformers 5's form)."""
+    if not isinstance(fsdp, str) or int(fsdp_config.get("version", 2)) != 2:
+        return fsdp, fsdp_config
+    for item in fsdp.split():
+        if item == "full_shard":
+            fsdp_config.setdefault("reshard_after_forward", True)
+        elif item == "shard_grad_op":
+            fsdp_config.setdefault("reshard_after_forward", False)
+        elif item == "offload":
+            fsdp_config.setdefault("cpu_offload", True)
+        elif item != "auto_wrap":
+            return fsdp, fsdp_config  # an FSDP1-only strategy: let transformers handle (or refuse) it
+    return True, fsdp_config
+
+
 def _distributed_options(options: RunOptions) -> dict[str, Any]:
     if options.fsdp and options.deepspeed:
         raise ConfigError("choose FSDP or DeepSpeed, not both")
-    out: dict[str, Any] = {}
+    # transformers / accelerate treat a torchrun launch as multi-process CPU training only with use_cpu
+    out: dict[str, Any] = {"use_cpu": True} if world_size() > 1 and not _accelerator_available() else {}
     if options.fsdp:
         if isinstance(options.fsdp, str):
             path = Path(options.fsdp)
@@ -97,8 +119,7 @@ def _distributed_options(options: RunOptions) -> dict[str, Any]:
             from mvlm.train.recipes import load_distributed_config
 
             fsdp = load_distributed_config("fsdp")
-        out["fsdp"] = fsdp["fsdp"]
-        out["fsdp_config"] = fsdp.get("fsdp_config", {})
+        out["fsdp"], out["fsdp_config"] = _fsdp_settings(fsdp.get("fsdp", True), dict(fsdp.get("fsdp_config", {})))
     if options.deepspeed:
         path = Path(options.deepspeed)
         if path.is_file():
