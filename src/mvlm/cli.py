@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, cast
 
 from mvlm import __version__
 from mvlm.errors import MvlmError
@@ -131,7 +132,7 @@ def _add_inference_options(parser: argparse.ArgumentParser, *, prompt: bool) -> 
     )
 
 
-def _load_inference_model(args: argparse.Namespace) -> tuple[object, list[object]]:
+def _load_inference_model(args: argparse.Namespace) -> tuple[Any, list[Any]]:
     """Check the cheap things first (template, options, images), then load the model with a progress line."""
     from mvlm.inference import check_generation_options, load_model_for_inference, resolve_device, resolve_dtype
     from mvlm.inference.console import LoadingIndicator
@@ -172,7 +173,7 @@ def _infer_command(args: argparse.Namespace) -> int:
         max_new_tokens=args.max_new_tokens,
         stream=args.num_beams == 1,
     )
-    print_answer(answer)
+    print_answer(cast("str | Iterator[str]", answer))
     return 0
 
 

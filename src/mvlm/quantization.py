@@ -74,6 +74,9 @@ class Int8Linear(nn.Module):
         bias: Optional ``[out_features]`` float bias (kept in its dtype).
     """
 
+    weight_int8: Tensor
+    scale: Tensor
+
     def __init__(self, weight_int8: Tensor, scale: Tensor, bias: Tensor | None = None) -> None:
         super().__init__()
         if weight_int8.dtype != torch.int8 or weight_int8.dim() != 2:
@@ -121,8 +124,9 @@ def _skipped(name: str, skip: Iterable[str]) -> bool:
 def quantize_int8(model: nn.Module, *, skip: Iterable[str] = DEFAULT_SKIP) -> nn.Module:
     """Replace every ``nn.Linear`` of ``model`` (in place) by an :class:`Int8Linear`, except those under ``skip``.
 
-    For a :class:`~mvlm.model.MobileVLM` the default quantizes the language model's attention and MLP
-    projections and keeps the vision tower, the projector and ``lm_head`` in floating point.
+    For a MobileVLM (:class:`~mvlm.model.modeling.MobileVLMForCausalLM`) the default quantizes the
+    language model's attention and MLP projections and keeps the vision tower, the projector and
+    ``lm_head`` in floating point.
     A quantized model is for inference: its state dict holds ``weight_int8`` / ``scale`` buffers in
     place of the weights, so save the float model, not this one.
 

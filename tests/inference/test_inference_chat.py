@@ -179,7 +179,7 @@ def test_text_stop_string_ends_the_answer_and_is_cut(model, images, stop_templat
 
 
 def test_special_stop_strings_are_eos_ids(model):
-    from mvlm.inference.chat import generation_options
+    from mvlm.inference.generation import generation_options
 
     v1 = generation_options(model, model.tokenizer, "</s>", temperature=0, top_p=None, num_beams=1, max_new_tokens=5)
     assert v1["eos_token_id"] == [2] and not v1["stopping_criteria"] and v1["do_sample"] is False

@@ -1,9 +1,11 @@
 """Inference on top of the model: chat (one prompt, a batch, streamed, multi-turn) and the reference's entry point.
 
-* :func:`chat` (also :meth:`MobileVLM.chat <mvlm.model.MobileVLM.chat>`): images + prompts -> answers;
-* :class:`ChatSession`: a multi-turn conversation that encodes its images once;
-* :func:`inference_once`: the reference's ``scripts/inference.py`` entry point, on CPU or GPU;
-* :func:`load_model_for_inference`: device, dtype, bitsandbytes on CUDA, weight-only int8 on CPU.
+* :func:`~mvlm.inference.generation.chat` (also :meth:`MobileVLM.chat <mvlm.model.modeling.MobileVLMForCausalLM.chat>`):
+  images + prompts -> answers;
+* :class:`~mvlm.inference.session.ChatSession`: a multi-turn conversation that encodes its images once;
+* :func:`~mvlm.inference.reference.inference_once`: the reference's ``scripts/inference.py`` entry point, on CPU or GPU;
+* :func:`~mvlm.inference.loading.load_model_for_inference`: device, dtype, bitsandbytes on CUDA,
+  weight-only int8 on CPU.
 
 Serving needs no trainer: this package uses the model, prompting and vision only. The model is the
 one splice point; this package only renders, tokenizes and expands prompts
@@ -16,10 +18,11 @@ Example:
     'Susan Wise Bauer'
 """
 
-from mvlm.inference.chat import ChatSession, chat, check_generation_options, generate_answers
+from mvlm.inference.generation import chat, check_generation_options, generate_answers
 from mvlm.inference.inputs import ChatRequest, PreparedBatch, make_requests, prepare_batch, render_prompt
 from mvlm.inference.loading import load_model_for_inference, resolve_device, resolve_dtype
 from mvlm.inference.reference import REFERENCE_DEFAULTS, inference_once, model_name_from_path
+from mvlm.inference.session import ChatSession
 from mvlm.inference.text import StreamingText, finish_text
 
 __all__ = [

@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import TextIO
 
 from mvlm.errors import PromptError
-from mvlm.inference.chat import ChatSession
+from mvlm.inference.session import ChatSession
 
 __all__ = ["EXIT_WORDS", "LoadingIndicator", "print_answer", "run_chat_loop"]
 

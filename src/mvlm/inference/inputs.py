@@ -267,7 +267,7 @@ def prepare_batch(
     for index, row in enumerate(rows):
         input_ids[index, length - len(row) :] = torch.tensor(row, dtype=torch.long)
         attention_mask[index, length - len(row) :] = 1
-    device = model.get_input_embeddings().weight.device
+    device = next(model.get_input_embeddings().parameters()).device
     with torch.no_grad():
         embeds, _ = model.embed_inputs(input_ids.to(device), image_features=features)
     return PreparedBatch(embeds, attention_mask.to(device), prompts, [len(row) for row in rows])

@@ -103,7 +103,7 @@ def load_model_for_inference(
     load_4bit: bool = False,
     **from_pretrained_kwargs: Any,
 ) -> MobileVLM:
-    """Load a MobileVLM checkpoint (folder or hub id) ready for :func:`~mvlm.inference.chat`, in eval mode.
+    """Load a MobileVLM checkpoint (folder or hub id) ready for :func:`~mvlm.inference.generation.chat`, in eval mode.
 
     Args:
         model_path: ``mtgv/MobileVLM_V2-1.7B``, a local folder, ...
@@ -112,8 +112,9 @@ def load_model_for_inference(
             CUDA, float32 elsewhere).
         load_8bit: 8-bit weights: bitsandbytes on CUDA, weight-only int8 elsewhere.
         load_4bit: 4-bit NF4 weights (bitsandbytes, CUDA only; elsewhere: a warning and int8).
-        **from_pretrained_kwargs: Passed to :meth:`MobileVLM.from_pretrained <mvlm.model.MobileVLM.from_pretrained>`
-            (``revision``, ``local_files_only``, ``vision_weights``...).
+        **from_pretrained_kwargs: Passed to ``MobileVLM.from_pretrained``
+            (:meth:`~mvlm.model.modeling.MobileVLMForCausalLM.from_pretrained`: ``revision``,
+            ``local_files_only``, ``vision_weights``...).
 
     Raises:
         ConfigError: Both ``load_8bit`` and ``load_4bit``, or an unknown device / dtype.

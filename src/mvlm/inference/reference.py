@@ -83,7 +83,7 @@ def inference_once(args: Any, *, model: Any = None) -> str:
         🚀 MobileVLM-1.7B: Susan Wise Bauer
         'Susan Wise Bauer'
     """
-    from mvlm.inference.chat import chat
+    from mvlm.inference.generation import chat
     from mvlm.inference.loading import load_model_for_inference
 
     options = _read_args(args)

@@ -419,14 +419,14 @@ class MobileVLMForCausalLM(MobileVLMPreTrainedModel, GenerationMixin):
 
     # ----------------------------------------------------------------------------- inference
     def chat(self, images: Any, prompts: Any, **options: Any) -> Any:
-        """Answer prompts about images: :func:`mvlm.inference.chat` with this model.
+        """Answer prompts about images: :func:`~mvlm.inference.generation.chat` with this model.
 
         Args:
             images: ``None``, an image (path, bytes, ``PIL.Image``, array) or a list (see
-                :func:`~mvlm.inference.chat`).
+                :func:`~mvlm.inference.generation.chat`).
             prompts: One prompt (returns a string) or a list of prompts (a batch; returns a list).
             **options: ``conv_mode``, ``temperature``, ``top_p``, ``num_beams``, ``max_new_tokens``,
-                ``stream``, ``history``... (see :func:`~mvlm.inference.chat`).
+                ``stream``, ``history``... (see :func:`~mvlm.inference.generation.chat`).
 
         Example:
             >>> model.chat("photo.jpg", "Who is the author of this book?")  # doctest: +SKIP

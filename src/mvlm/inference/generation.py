@@ -10,10 +10,10 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from mvlm.errors import ConfigError
-from mvlm.inference.inputs import ChatRequest, PreparedBatch, images_of, make_requests, prepare_batch
+from mvlm.inference.inputs import ChatRequest, PreparedBatch, make_requests, prepare_batch
 from mvlm.inference.text import StreamingText, finish_text
 from mvlm.prompting import get_conversation
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from mvlm.model import MobileVLM
     from mvlm.prompting import Conversation
 
-__all__ = ["ChatSession", "chat", "check_generation_options", "generate_answers", "generation_options"]
+__all__ = ["chat", "check_generation_options", "generate_answers", "generation_options"]
 
 _RESERVED_KWARGS = ("inputs_embeds", "input_ids", "attention_mask", "streamer", "num_return_sequences")
 
@@ -51,7 +51,7 @@ def chat(
     string, which is cut off, and is stripped of surrounding whitespace.
 
     Args:
-        model: A :class:`~mvlm.model.MobileVLM` (its ``tokenizer`` is used unless one is given).
+        model: A :class:`~mvlm.model.modeling.MobileVLMForCausalLM` (its ``tokenizer`` is used unless one is given).
         images: For one prompt: ``None`` (text only), one image, or a list of images for that prompt.
             For a list of prompts: ``None``, one image shared by all (encoded once), or one entry
             per prompt (``None``, an image, or a list of images). An image is a path, bytes, a
@@ -59,7 +59,7 @@ def chat(
         prompts: One prompt (returns a string) or a list of prompts (generated as one left-padded
             batch; returns a list of strings, the same as asking one at a time with greedy decoding).
         conv_mode: The conversation template (a registered name or a
-            :class:`~mvlm.prompting.Conversation`); ``"v1"`` for every released MobileVLM.
+            :class:`~mvlm.prompting.conversation.Conversation`); ``"v1"`` for every released MobileVLM.
         temperature: 0 decodes greedily; above 0 samples with this temperature (seed with
             ``torch.manual_seed`` for repeatable samples).
         top_p: Nucleus sampling threshold (only when sampling).
@@ -180,9 +180,9 @@ def generate_answers(
 ) -> str | list[str] | Iterator[str]:
     """:func:`chat` on already normalised :class:`~mvlm.inference.inputs.ChatRequest` s.
 
-    ``image_cache`` keeps encoded images between calls (see :class:`ChatSession`). Everything that
-    can fail on bad input (options, template, tags, length, images) fails here, before any
-    generation, also when ``stream=True``.
+    ``image_cache`` keeps encoded images between calls (see
+    :class:`~mvlm.inference.session.ChatSession`). Everything that can fail on bad input (options,
+    template, tags, length, images) fails here, before any generation, also when ``stream=True``.
     """
     import torch
 
@@ -278,88 +278,3 @@ def _stream(
     finally:
         cancel.set()
         worker.join()
-
-
-class ChatSession:
-    """A multi-turn conversation about fixed images: what ``mvlm chat`` runs.
-
-    The images are encoded once, on the first question, and reused for every turn; each answer
-    joins the history that the next question is rendered with.
-
-    Args:
-        model: The model.
-        images: ``None``, one image, or a list of images for the conversation.
-        conv_mode: The conversation template.
-        tokenizer: A tokenizer to use instead of ``model.tokenizer``.
-        **options: Defaults for :func:`chat`'s generation options (``temperature``, ``top_p``,
-            ``num_beams``, ``max_new_tokens``, ``generate`` keywords).
-
-    Example:
-        >>> session = ChatSession(model, "photo.jpg")  # doctest: +SKIP
-        >>> session.ask("What is in the image?")  # doctest: +SKIP
-        'A cat.'
-        >>> for piece in session.ask("What color is it?", stream=True):  # doctest: +SKIP
-        ...     print(piece, end="")
-    """
-
-    def __init__(
-        self,
-        model: MobileVLM,
-        images: Any = None,
-        *,
-        conv_mode: str | Conversation = "v1",
-        tokenizer: Any = None,
-        **options: Any,
-    ) -> None:
-        get_conversation(conv_mode)  # fail early on an unknown template
-        self.model = model
-        self.images = images_of(images)
-        self.conv_mode = conv_mode
-        self.tokenizer = tokenizer
-        self.options = options
-        self.history: list[tuple[str, str]] = []
-        self._image_cache: dict[tuple[str, Any], Tensor] = {}
-
-    @property
-    def roles(self) -> tuple[str, str]:
-        """The template's (user, assistant) role names."""
-        return get_conversation(self.conv_mode).roles
-
-    def ask(self, prompt: str, *, stream: bool = False, **options: Any) -> str | Iterator[str]:
-        """Answer ``prompt`` in the context of the earlier turns, and record the turn.
-
-        Args:
-            prompt: The user's message.
-            stream: Return an iterator of pieces; the turn is recorded when it is exhausted.
-            **options: Overrides of the session's generation options for this turn.
-
-        Raises:
-            PromptError: The conversation no longer fits the context length (start a new one with
-                :meth:`reset`), or the message's image tags do not match the images.
-        """
-        request = ChatRequest(prompt, self.images, tuple(self.history))
-        result = generate_answers(
-            self.model,
-            [request],
-            batched=False,
-            conv_mode=self.conv_mode,
-            stream=stream,
-            tokenizer=self.tokenizer,
-            image_cache=self._image_cache,
-            **{**self.options, **options},
-        )
-        if isinstance(result, str):
-            self.history.append((prompt, result))
-            return result
-        return self._record(prompt, cast(Iterator[str], result))
-
-    def _record(self, prompt: str, pieces: Iterator[str]) -> Iterator[str]:
-        parts = []
-        for piece in pieces:
-            parts.append(piece)
-            yield piece
-        self.history.append((prompt, "".join(parts)))
-
-    def reset(self) -> None:
-        """Forget the earlier turns (the images stay, and stay encoded)."""
-        self.history.clear()
