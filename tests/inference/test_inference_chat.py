@@ -237,6 +237,21 @@ def test_history_and_chat_session(model, images):
     )
     session.reset()
     assert session.history == [] and session.ask(QUESTIONS[0]) == first
+    # in a batch, one history (or None) per prompt
+    batched = model.chat(images[:2], [QUESTIONS[2]] * 2, history=[[(QUESTIONS[0], first)], None], max_new_tokens=NEW)
+    assert batched == [second, model.chat(images[1], QUESTIONS[2], max_new_tokens=NEW)]
+
+
+def test_bfloat16_model_with_int8_kernel(checkpoint, images):
+    """The checkpoint's own dtype (bf16) on CPU, also quantized (PyTorch's int8 kernel for bf16 activations)."""
+    from mvlm import MobileVLM
+    from mvlm.quantization import quantize_int8
+
+    bf16 = MobileVLM.from_pretrained(checkpoint, dtype=torch.bfloat16).eval()
+    for candidate in (bf16, quantize_int8(bf16)):
+        answer = candidate.chat(images[0], QUESTIONS[0], max_new_tokens=NEW)
+        assert isinstance(answer, str) and answer
+        assert "".join(candidate.chat(images[0], QUESTIONS[0], max_new_tokens=NEW, stream=True)) == answer
 
 
 # ------------------------------------------------------------------------------------------ bad input

@@ -51,7 +51,8 @@ def chat(
     string, which is cut off, and is stripped of surrounding whitespace.
 
     Args:
-        model: A :class:`~mvlm.model.modeling.MobileVLMForCausalLM` (its ``tokenizer`` is used unless one is given).
+        model: A :class:`~mvlm.model.modeling.MobileVLMForCausalLM` (its ``tokenizer`` is used unless one is
+            given), used as it is: ``from_pretrained`` returns it in eval mode; after training call ``model.eval()``.
         images: For one prompt: ``None`` (text only), one image, or a list of images for that prompt.
             For a list of prompts: ``None``, one image shared by all (encoded once), or one entry
             per prompt (``None``, an image, or a list of images). An image is a path, bytes, a
