@@ -43,20 +43,20 @@ _LAZY_EXPORTS: dict[str, str] = {
     "restore_stream_state": "mvlm.train_lm.trainer",
     "RunOptions": "mvlm.train_lm.arguments",
     "build_training_arguments": "mvlm.train_lm.arguments",
-    "PretrainConfig": "mvlm.train_lm.pretrain",
-    "PretrainResult": "mvlm.train_lm.pretrain",
-    "build_pretraining_model": "mvlm.train_lm.pretrain",
-    "pretrain": "mvlm.train_lm.pretrain",
+    "PretrainConfig": "mvlm.train_lm.pretraining",
+    "PretrainResult": "mvlm.train_lm.pretraining",
+    "build_pretraining_model": "mvlm.train_lm.pretraining",
+    "pretrain": "mvlm.train_lm.pretraining",
     "ShareGPTDataset": "mvlm.train_lm.sharegpt",
     "ShareGPTRecord": "mvlm.train_lm.sharegpt",
     "TextSFTCollator": "mvlm.train_lm.sharegpt",
     "read_sharegpt": "mvlm.train_lm.sharegpt",
-    "SFTConfig": "mvlm.train_lm.sft",
-    "SFTRecipe": "mvlm.train_lm.sft",
-    "SFTResult": "mvlm.train_lm.sft",
-    "get_sft_recipe": "mvlm.train_lm.sft",
-    "list_sft_recipes": "mvlm.train_lm.sft",
-    "sft": "mvlm.train_lm.sft",
+    "SFTConfig": "mvlm.train_lm.chat_sft",
+    "SFTRecipe": "mvlm.train_lm.chat_sft",
+    "SFTResult": "mvlm.train_lm.chat_sft",
+    "get_sft_recipe": "mvlm.train_lm.chat_sft",
+    "list_sft_recipes": "mvlm.train_lm.chat_sft",
+    "sft": "mvlm.train_lm.chat_sft",
     "load_lm_tokenizer": "mvlm.train_lm.tokenizer_files",
     "save_tokenizer_files": "mvlm.train_lm.tokenizer_files",
 }
@@ -100,10 +100,10 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from mvlm.train_lm.arguments import RunOptions, build_training_arguments
+    from mvlm.train_lm.chat_sft import SFTConfig, SFTRecipe, SFTResult, get_sft_recipe, list_sft_recipes, sft
     from mvlm.train_lm.documents import Document, FileDocumentSource, HFDocumentSource, resolve_data_files
     from mvlm.train_lm.packing import PackedSequence, SequencePacker, document_tokens, pack_documents
-    from mvlm.train_lm.pretrain import PretrainConfig, PretrainResult, build_pretraining_model, pretrain
-    from mvlm.train_lm.sft import SFTConfig, SFTRecipe, SFTResult, get_sft_recipe, list_sft_recipes, sft
+    from mvlm.train_lm.pretraining import PretrainConfig, PretrainResult, build_pretraining_model, pretrain
     from mvlm.train_lm.sharegpt import ShareGPTDataset, ShareGPTRecord, TextSFTCollator, read_sharegpt
     from mvlm.train_lm.stream import (
         PackedBatchCollator,

@@ -1,8 +1,8 @@
 """The ``mvlm pretrain-lm`` and ``mvlm sft-lm`` commands (also ``python -m mvlm.train_lm ...``).
 
-Both are thin: they parse options into a :class:`~mvlm.train_lm.pretrain.PretrainConfig` or
-:class:`~mvlm.train_lm.sft.SFTConfig` and call :func:`~mvlm.train_lm.pretrain.pretrain` /
-:func:`~mvlm.train_lm.sft.sft`. Nothing heavy is imported until a command runs. Under ``torchrun``
+Both are thin: they parse options into a :class:`~mvlm.train_lm.pretraining.PretrainConfig` or
+:class:`~mvlm.train_lm.chat_sft.SFTConfig` and call :func:`~mvlm.train_lm.pretraining.pretrain` /
+:func:`~mvlm.train_lm.chat_sft.sft`. Nothing heavy is imported until a command runs. Under ``torchrun``
 every process runs the same command; add ``--fsdp`` to shard the model::
 
     mvlm pretrain-lm --config mobilellama-1.4b --data 'corpus/*.jsonl' --tokenizer tokenizer.model \\
@@ -78,7 +78,7 @@ def _run_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _pretrain_command(args: argparse.Namespace) -> int:
-    from mvlm.train_lm.pretrain import PretrainConfig, pretrain
+    from mvlm.train_lm.pretraining import PretrainConfig, pretrain
 
     config = PretrainConfig(
         **_run_options(args),
@@ -113,7 +113,7 @@ def _pretrain_command(args: argparse.Namespace) -> int:
 
 
 def _sft_command(args: argparse.Namespace) -> int:
-    from mvlm.train_lm.sft import SFTConfig, sft
+    from mvlm.train_lm.chat_sft import SFTConfig, sft
 
     config = SFTConfig(
         **_run_options(args),
