@@ -32,10 +32,10 @@ from typing import Any
 from mvlm.errors import ConfigError
 from mvlm.export.gguf_llm import LANGUAGE_MODEL_STORAGES, write_language_model_gguf
 from mvlm.export.gguf_mmproj import llamacpp_projector_type, write_mmproj_gguf
-from mvlm.export.gguf_quantize import LLAMACPP_QUANTS, quantize_gguf
+from mvlm.export.gguf_quantize import LLAMACPP_QUANTS, import_llama_cpp, quantize_gguf
 from mvlm.export.gguf_tensors import import_gguf
 
-__all__ = ["QUANT_TYPES", "GGUFFiles", "export_gguf", "gguf_file_names"]
+__all__ = ["QUANT_TYPES", "GGUFFiles", "export_gguf", "export_language_model", "gguf_file_names"]
 
 QUANT_TYPES: dict[str, str] = {
     **dict.fromkeys(LANGUAGE_MODEL_STORAGES, "gguf"),
@@ -65,6 +65,37 @@ class GGUFFiles:
 def gguf_file_names(quant: str, mmproj_storage: str = "f16") -> tuple[str, str]:
     """The file names llama.cpp's MobileVLM guide uses: ``ggml-model-<quant>.gguf``, ``mmproj-model-f16.gguf``."""
     return f"ggml-model-{quant}.gguf", f"mmproj-model-{mmproj_storage}.gguf"
+
+
+def export_language_model(
+    model: Any,
+    path: str | Path,
+    *,
+    quant: str = "q4_k_s",
+    tokenizer_model: str | Path | None = None,
+    threads: int | None = None,
+) -> Path:
+    """Write the language model alone as a ``llama`` GGUF of type ``quant`` (see :data:`QUANT_TYPES`).
+
+    ``f32`` / ``f16`` / ``bf16`` / ``q8_0`` are written directly; the other types are written as ``f32``
+    beside ``path`` first (a hidden file, removed afterwards) and quantized by llama.cpp.
+
+    Raises:
+        ConfigError: Unknown ``quant`` or a language model llama.cpp's ``llama`` architecture cannot hold.
+        MissingDependencyError: ``gguf`` or (llama.cpp types) llama-cpp-python is not installed.
+    """
+    if quant not in QUANT_TYPES:
+        raise ConfigError(f"quant must be one of {sorted(QUANT_TYPES)}, got {quant!r}")
+    path = Path(path)
+    if QUANT_TYPES[quant] == "gguf":
+        return write_language_model_gguf(model, path, storage=quant, tokenizer_model=tokenizer_model)
+    import_llama_cpp()
+    source = path.with_name(f".{path.name}.f32-source.gguf")
+    try:
+        write_language_model_gguf(model, source, storage="f32", tokenizer_model=tokenizer_model)
+        return quantize_gguf(source, path, quant, threads=threads)
+    finally:
+        source.unlink(missing_ok=True)
 
 
 def export_gguf(
@@ -108,21 +139,11 @@ def export_gguf(
     import_gguf()
     projector_type = llamacpp_projector_type(model)
     if QUANT_TYPES[quant] == "llama.cpp":
-        from mvlm.export.gguf_quantize import import_llama_cpp
-
         import_llama_cpp()  # fail before writing anything
     output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
     lm_name, mmproj_name = gguf_file_names(quant, mmproj_storage)
-    language_model = output_dir / lm_name
-    if QUANT_TYPES[quant] == "gguf":
-        write_language_model_gguf(model, language_model, storage=quant, tokenizer_model=tokenizer_model)
-    else:
-        source = output_dir / f".{lm_name}.f32-source.gguf"
-        try:
-            write_language_model_gguf(model, source, storage="f32", tokenizer_model=tokenizer_model)
-            quantize_gguf(source, language_model, quant, threads=threads)
-        finally:
-            source.unlink(missing_ok=True)
+    language_model = export_language_model(
+        model, output_dir / lm_name, quant=quant, tokenizer_model=tokenizer_model, threads=threads
+    )
     mmproj = write_mmproj_gguf(model, output_dir / mmproj_name, storage=mmproj_storage)
     return GGUFFiles(language_model, mmproj, quant, projector_type)
