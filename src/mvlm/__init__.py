@@ -35,6 +35,7 @@ _LAZY_EXPORTS: dict[str, str] = {
     "create_vision_tower": "mvlm.vision",
     "list_vision_towers": "mvlm.vision",
     "register_vision_tower": "mvlm.vision",
+    "inference_once": "mvlm.inference",
 }
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "create_projector",
     "create_vision_tower",
     "get_conversation",
+    "inference_once",
     "list_conversations",
     "list_projectors",
     "list_vision_towers",
@@ -63,6 +65,7 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from mvlm.errors import MvlmError
+    from mvlm.inference import inference_once
     from mvlm.language import MobileLLaMAConfig
     from mvlm.model import MobileVLM, MobileVLMConfig
     from mvlm.projectors import AutoProjector, Projector, create_projector, list_projectors, register_projector
