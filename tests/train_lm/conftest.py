@@ -37,7 +37,7 @@ def lm_tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A LLaMA-style SentencePiece tokenizer trained on the synthetic corpus and the chat template's words."""
     from helpers.tokenizers import DEFAULT_TEXTS
 
-    texts = synthetic_corpus(300, seed=1234) + list(DEFAULT_TEXTS)
+    texts = synthetic_corpus(300, seed=1234) + list(DEFAULT_TEXTS) * 10
     return build_tiny_sentencepiece_tokenizer(tmp_path_factory.mktemp("lm_tokenizer"), texts, vocab_size=400)
 
 

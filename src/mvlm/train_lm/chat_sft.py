@@ -169,6 +169,7 @@ class SFTResult:
         tokenization_mismatches: Conversations fully masked because their round-by-round token count
             disagreed with the whole (seen in this process; 0 expected with the reference's tokenizer).
         truncated: Conversations cut at ``model_max_length`` (seen in this process).
+        untrained: Conversations without one trained token (mismatched, or cut before the first answer).
         resumed_from: The checkpoint the run continued from.
     """
 
@@ -180,6 +181,7 @@ class SFTResult:
     skipped_records: int
     tokenization_mismatches: int
     truncated: int
+    untrained: int
     resumed_from: str | None
 
 
@@ -268,6 +270,7 @@ def sft(config: SFTConfig, *, callbacks: list[Any] | None = None) -> SFTResult:
         skipped_records=len(problems),
         tokenization_mismatches=dataset.mismatch_count,
         truncated=dataset.truncated_count,
+        untrained=dataset.untrained_count,
         resumed_from=resume,
     )
 

@@ -136,7 +136,8 @@ def _sft_command(args: argparse.Namespace) -> int:
     result = sft(config)
     print(
         f"fine-tuned {result.samples} conversations for {result.global_step} steps ({result.skipped_records} skipped, "
-        f"{result.tokenization_mismatches} tokenization mismatches, {result.truncated} truncated); "
+        f"{result.tokenization_mismatches} tokenization mismatches, {result.truncated} truncated, "
+        f"{result.untrained} without an answer token); "
         f"saved {result.output_dir}"
     )
     return 0

@@ -35,7 +35,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from mvlm.errors import ConfigError, DataError
-from mvlm.prompting import MaskedSample, build_training_sample, label_masking_style
+from mvlm.prompting import IGNORE_INDEX, MaskedSample, build_training_sample, label_masking_style
 
 __all__ = ["ROLE_NAMES", "ShareGPTDataset", "ShareGPTRecord", "TextSFTCollator", "read_sharegpt"]
 
@@ -161,7 +161,8 @@ class ShareGPTDataset(Dataset):
 
     Items are ``{"input_ids": [tokens], "labels": [tokens]}`` (long); labels are ``-100`` except on
     the answers and their ``</s>``. Tokenization is lazy (per item, as FastChat's lazy preprocessing);
-    :attr:`mismatch_count` and :attr:`truncated_count` count what this process has seen, and
+    :attr:`mismatch_count`, :attr:`truncated_count` and :attr:`untrained_count` count what this process
+    has seen, and
     :meth:`scan` tokenizes everything once to count them over the whole data set.
 
     Raises:
@@ -182,6 +183,7 @@ class ShareGPTDataset(Dataset):
         self.model_max_length = model_max_length
         self._mismatched: set[int] = set()
         self._truncated: set[int] = set()
+        self._untrained: set[int] = set()
 
     def __len__(self) -> int:
         return len(self.records)
@@ -202,6 +204,10 @@ class ShareGPTDataset(Dataset):
             logger.warning("%s: tokenization mismatch; the sample is fully masked (adds no loss)", record.where)
         if len(sample.input_ids) >= self.model_max_length:
             self._truncated.add(index)
+        if all(label == IGNORE_INDEX for label in sample.labels) and index not in self._untrained:
+            self._untrained.add(index)
+            if not sample.mismatch:
+                logger.warning("%s: no answer token within model_max_length; the sample adds no loss", record.where)
         return sample
 
     def __getitem__(self, index: int) -> dict[str, Tensor]:
@@ -217,17 +223,25 @@ class ShareGPTDataset(Dataset):
         """Distinct records seen in this process that reached ``model_max_length`` (cut there)."""
         return len(self._truncated)
 
+    @property
+    def untrained_count(self) -> int:
+        """Distinct records seen in this process without a single trained token (mismatched, or cut
+        before their first answer)."""
+        return len(self._untrained)
+
     def scan(self) -> dict[str, int]:
-        """Tokenize every record once: ``{"samples", "mismatches", "truncated", "tokens", "trained_tokens"}``."""
+        """Tokenize every record once; counts of ``samples``, ``mismatches``, ``truncated``, ``untrained``, ``tokens``
+        and ``trained_tokens``."""
         tokens = trained = 0
         for index in range(len(self)):
             sample = self.sample(index)
             tokens += len(sample.input_ids)
-            trained += sum(1 for label in sample.labels if label != -100)
+            trained += sum(1 for label in sample.labels if label != IGNORE_INDEX)
         return {
             "samples": len(self),
             "mismatches": self.mismatch_count,
             "truncated": self.truncated_count,
+            "untrained": self.untrained_count,
             "tokens": tokens,
             "trained_tokens": trained,
         }

@@ -191,13 +191,21 @@ class LMTrainer(Trainer):
     def training_step(
         self, model: torch.nn.Module, inputs: dict[str, Any], num_items_in_batch: torch.Tensor | int | None = None
     ) -> torch.Tensor:
-        """Record the batch's stream position and token count, then train on it as ``Trainer`` does."""
+        """Record the batch's stream position and token count, then train on it as ``Trainer`` does.
+
+        A step whose labels are all masked (``num_items_in_batch == 0``) trains with a zero loss
+        instead of ``0 / 0``.
+        """
         state = inputs.pop(STREAM_STATE_KEY, None)
         if state is not None and self.stream_progress is not None:
             self.stream_progress.update(state)
         mask = inputs.get("attention_mask")
         tokens = int(mask.sum()) if isinstance(mask, torch.Tensor) else int(inputs["input_ids"].numel())
         self._tokens_since_log += tokens
+        if isinstance(num_items_in_batch, torch.Tensor) and int(num_items_in_batch) == 0:
+            # every label of the step is masked (SFT samples cut before their first answer): the loss would be
+            # 0 / 0 = NaN and poison the weights; divide the (zero) sum by 1 instead, a harmless empty step
+            num_items_in_batch = torch.ones_like(num_items_in_batch)
         return super().training_step(model, inputs, num_items_in_batch)
 
     # ----------------------------------------------------------------------------- logging
@@ -220,5 +228,5 @@ class LMTrainer(Trainer):
             self._tokens_since_log, self._window_start, self._excluded_seconds = 0, now, 0.0
         for key in [k for k in logs if k.endswith("eval_loss") or k == "eval_loss"]:
             loss = logs[key]
-            logs[key[: -len("loss")] + "perplexity"] = math.exp(loss) if loss < 80 else float("inf")
+            logs[key[: -len("loss")] + "perplexity"] = math.exp(min(loss, 700.0))
         super().log(logs, start_time)
