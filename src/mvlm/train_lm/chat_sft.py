@@ -210,12 +210,12 @@ def sft(config: SFTConfig, *, callbacks: list[Any] | None = None) -> SFTResult:
     """
     template = config.resolved("template")
     max_length = int(config.resolved("model_max_length"))
+    records, problems = read_sharegpt(config.data, skip_invalid=config.skip_invalid)  # data problems first
     tokenizer = load_lm_tokenizer(config.tokenizer or config.model)
     model = _load_model(config.model)
     context = getattr(model.config, "max_position_embeddings", None)
     if context is not None and max_length > context:
         raise ConfigError(f"model_max_length {max_length} exceeds the model's context ({context} positions)")
-    records, problems = read_sharegpt(config.data, skip_invalid=config.skip_invalid)
     dataset = ShareGPTDataset(records, tokenizer, template=template, model_max_length=max_length)
     eval_dataset = None
     if config.eval_data:
