@@ -24,7 +24,7 @@ PROMPTS = [
 ]
 STEPS = 12
 # Largest allowed |logit difference| at the first step, relative to the largest |logit| (PyTorch, float32).
-LOGIT_TOLERANCE = {"f32": 1e-4, "f16": 5e-3, "q8_0": 5e-2}
+LOGIT_TOLERANCE = {"f32": 1e-5, "f16": 5e-3, "q8_0": 5e-2}
 
 
 @pytest.fixture(scope="module")
@@ -45,14 +45,19 @@ def exported(load_model: Any, tmp_path_factory: pytest.TempPathFactory, llama_cp
 
 @pytest.fixture(scope="module")
 def llama(exported: Any) -> Any:
-    """``llama(kind, quant)``: a :class:`LlamaCppModel` on the exported language model (cached)."""
+    """``llama(kind, quant)``: a :class:`LlamaCppModel` on the exported language model (cached).
+
+    For the f32 file the KV cache and attention stay f32 (llama.cpp's CPU flash attention rounds to f16).
+    """
     from mvlm.export.llamacpp import LlamaCppModel
 
     cache: dict[tuple[str, str], Any] = {}
 
     def get(kind: str, quant: str) -> Any:
         if (kind, quant) not in cache:
-            cache[kind, quant] = LlamaCppModel(exported(kind, quant).language_model, context_length=256, threads=1)
+            path = exported(kind, quant).language_model
+            exact = {"kv_cache_type": "f32", "flash_attention": False} if quant == "f32" else {}
+            cache[kind, quant] = LlamaCppModel(path, context_length=256, threads=1, **exact)
         return cache[kind, quant]
 
     yield get
@@ -99,7 +104,8 @@ def test_llamacpp_tokenizes_as_mvlm(llama: Any, load_model: Any) -> None:
     tokenizer = load_model("v2").tokenizer
     lm = llama("v2", "f16")
     for text in [*PROMPTS, "Hello world", "the cat\n\n 42 trees", "ASSISTANT: A cat sitting on a red sofa.</s>"]:
-        assert lm.tokenize(text, add_bos=True) == tokenizer(text).input_ids, text
+        assert lm.tokenize(text, add_bos=True, parse_special=True) == tokenizer(text).input_ids, text
+    assert lm.tokenize("a\nb", add_bos=False) == tokenizer("a\nb").input_ids[1:]
 
 
 @pytest.mark.parametrize("kind", ["v1", "v2"])

@@ -23,7 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from mvlm.errors import MvlmError, ShapeError
+from mvlm.errors import ConfigError, MvlmError, ShapeError
 from mvlm.export.gguf_quantize import import_llama_cpp
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -31,13 +31,19 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["LlamaCppModel", "encode_image_with_mmproj"]
 
+_KV_TYPES = {"f32": "GGML_TYPE_F32", "f16": "GGML_TYPE_F16", "q8_0": "GGML_TYPE_Q8_0"}
 
-def _quiet(verbose: bool) -> None:
+
+def _quiet(verbose: bool, *, mtmd: Any = None) -> None:
+    """Route llama.cpp's (and mtmd's) log through llama-cpp-python's logger: errors only unless ``verbose``."""
     try:
-        from llama_cpp._logger import set_verbose
+        from llama_cpp._logger import llama_log_callback, set_verbose
     except ImportError:  # pragma: no cover - logger layout of other llama-cpp-python versions
         return
     set_verbose(verbose)
+    if mtmd is not None:
+        mtmd.mtmd_log_set(llama_log_callback, ctypes.c_void_p(0))
+        mtmd.mtmd_helper_log_set(llama_log_callback, ctypes.c_void_p(0))
 
 
 class LlamaCppModel:
@@ -48,6 +54,11 @@ class LlamaCppModel:
         context_length: Positions in the KV cache (default: the model's training context).
         threads: CPU threads (default: all cores).
         batch_size: Most positions decoded in one call (longer inputs are split).
+        kv_cache_type: Storage of the KV cache: ``f16`` (llama.cpp's default), ``f32`` (exact, for
+            ``f32`` files), ``q8_0``.
+        flash_attention: ``None`` lets llama.cpp decide (it enables flash attention on CPU, which
+            rounds queries and keys to f16: about 1e-3 of the largest logit); ``False`` keeps attention
+            in f32 (with an ``f32`` file and cache, llama.cpp then matches PyTorch to ~1e-6).
         verbose: Let llama.cpp print its log.
 
     Raises:
@@ -62,8 +73,12 @@ class LlamaCppModel:
         context_length: int | None = None,
         threads: int | None = None,
         batch_size: int = 512,
+        kv_cache_type: str = "f16",
+        flash_attention: bool | None = None,
         verbose: bool = False,
     ) -> None:
+        if kv_cache_type not in _KV_TYPES:
+            raise ConfigError(f"kv_cache_type must be one of {sorted(_KV_TYPES)}, got {kv_cache_type!r}")
         self._llama = import_llama_cpp()
         _quiet(verbose)
         lib = self._llama
@@ -85,6 +100,11 @@ class LlamaCppModel:
         context_params.n_ubatch = batch_size
         context_params.n_threads = self.threads
         context_params.n_threads_batch = self.threads
+        context_params.type_k = context_params.type_v = getattr(lib, _KV_TYPES[kv_cache_type])
+        if flash_attention is not None:
+            context_params.flash_attn_type = (
+                lib.LLAMA_FLASH_ATTN_TYPE_ENABLED if flash_attention else lib.LLAMA_FLASH_ATTN_TYPE_DISABLED
+            )
         self.ctx = lib.llama_init_from_model(self.model, context_params)
         if not self.ctx:
             lib.llama_model_free(self.model)
@@ -95,12 +115,12 @@ class LlamaCppModel:
         self.n_past = 0
 
     # ----------------------------------------------------------------------------- tokens
-    def tokenize(self, text: str, *, add_bos: bool = True) -> list[int]:
-        """llama.cpp's own tokenization of ``text`` (special pieces in the text are not parsed)."""
+    def tokenize(self, text: str, *, add_bos: bool = True, parse_special: bool = False) -> list[int]:
+        """llama.cpp's own tokenization of ``text``; ``parse_special`` reads ``</s>`` in the text as the special id."""
         data = text.encode("utf-8")
         capacity = len(data) + 8
         buffer = (self._llama.llama_token * capacity)()
-        count = self._llama.llama_tokenize(self.vocab, data, len(data), buffer, capacity, add_bos, False)
+        count = self._llama.llama_tokenize(self.vocab, data, len(data), buffer, capacity, add_bos, parse_special)
         if count < 0:
             raise MvlmError(f"llama.cpp's tokenizer needed {-count} ids for {len(data)} bytes")
         return list(buffer[:count])
@@ -210,7 +230,12 @@ class LlamaCppModel:
 
 
 def encode_image_with_mmproj(
-    language_model: LlamaCppModel, mmproj: str | Path, image: np.ndarray, *, threads: int | None = None
+    language_model: LlamaCppModel,
+    mmproj: str | Path,
+    image: np.ndarray,
+    *,
+    threads: int | None = None,
+    verbose: bool = False,
 ) -> np.ndarray:
     """Encode an RGB image with llama.cpp's own CLIP + projector (the mmproj file).
 
@@ -222,6 +247,7 @@ def encode_image_with_mmproj(
         mmproj: The mmproj GGUF file.
         image: ``[height, width, 3]`` ``uint8`` RGB.
         threads: CPU threads (default: the language model's).
+        verbose: Let mtmd print its log.
 
     Returns:
         The image embeddings ``[tokens, hidden]`` (144 for LDP / LDPv2) as float32.
@@ -234,6 +260,7 @@ def encode_image_with_mmproj(
     import_llama_cpp()
     from llama_cpp import mtmd_cpp as mtmd
 
+    _quiet(verbose, mtmd=mtmd)
     image = np.ascontiguousarray(image, dtype=np.uint8)
     if image.ndim != 3 or image.shape[2] != 3:
         raise ShapeError(f"image must be [height, width, 3] uint8 RGB, got {list(image.shape)}")

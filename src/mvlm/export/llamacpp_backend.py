@@ -108,6 +108,8 @@ class LlamaCppBackend:
             types need llama-cpp-python, which the backend needs anyway).
         cache_dir: Where exported files are kept (default :func:`default_cache_dir`).
         context_length: llama.cpp's context (default: the model's context length).
+            With ``quant="f32"`` the KV cache and attention stay in f32 (exact); otherwise llama.cpp's
+            defaults apply (f16 cache, flash attention).
         threads: CPU threads for llama.cpp (default: all cores).
         tokenizer_model: The SentencePiece ``tokenizer.model`` (default: the checkpoint's).
         verbose: Let llama.cpp print its log.
@@ -135,7 +137,12 @@ class LlamaCppBackend:
         self.path = _cached_language_model(model, quant, cache_dir, tokenizer_model)
         self.context_length = context_length or model.config.context_length
         self.language_model = LlamaCppModel(
-            self.path, context_length=self.context_length, threads=threads, verbose=verbose
+            self.path,
+            context_length=self.context_length,
+            threads=threads,
+            kv_cache_type="f32" if quant == "f32" else "f16",
+            flash_attention=False if quant == "f32" else None,
+            verbose=verbose,
         )
 
     # ----------------------------------------------------------------------------- one prompt
