@@ -13,10 +13,12 @@ with DDP, FSDP or DeepSpeed scales them out):
 
 The package imports nothing heavy until a name is used (``mvlm.train_lm.cli`` stays light).
 
-Example:
-    >>> from mvlm.train_lm import PretrainConfig   # doctest: +SKIP
-    >>> pretrain(PretrainConfig(model="mobilellama-1.4b", tokenizer="tokenizer.model",
-    ...                         data=["corpus/*.jsonl"], output_dir="out/base", max_steps=100_000))
+Example::
+
+    from mvlm.train_lm import PretrainConfig, pretrain
+
+    pretrain(PretrainConfig(model="mobilellama-1.4b", tokenizer="tokenizer.model",
+                            data=["corpus/*.jsonl"], output_dir="out/base", max_steps=100_000))
 """
 
 from __future__ import annotations
