@@ -47,7 +47,7 @@ class TrainResult:
     Attributes:
         output_dir: Where the final model (or projector / adapters) was saved.
         global_step: Optimiser steps done (including those before a resume).
-        training_loss: Mean training loss of this run's steps.
+        training_loss: Mean training loss of this run's steps (``nan`` when a finished run had none left).
         trainable_parameters: Parameters that trained.
         total_parameters: All parameters of the model.
         resumed_from: The checkpoint the run resumed from, if any.
@@ -246,6 +246,13 @@ def _learning_rate(config: TrainConfig, model: Any) -> float:
     return recipe.learning_rate
 
 
+def _is_finished(checkpoint: str, config: TrainConfig) -> bool:
+    """Whether ``checkpoint`` already holds the last step of the run ``config`` describes."""
+    state = json.loads((Path(checkpoint) / "trainer_state.json").read_text())
+    target = config.max_steps if config.max_steps > 0 else int(state.get("max_steps") or 0)
+    return target > 0 and int(state.get("global_step", 0)) >= target
+
+
 # ------------------------------------------------------------------------------------------- the run
 def train(config: TrainConfig, callbacks: Sequence[Any] = ()) -> TrainResult:
     """Run one training stage and save its result into ``config.output_dir``.
@@ -326,7 +333,22 @@ def train(config: TrainConfig, callbacks: Sequence[Any] = ()) -> TrainResult:
     )
     resume = config.resume
     resumed_from = last_checkpoint(config.output_dir) if resume == "auto" else (str(resume) if resume else None)
-    output = trainer.train(resume_from_checkpoint=resumed_from)
+    if resumed_from is not None and _is_finished(resumed_from, config):
+        # transformers would run one step past the end; reload the finished state and save again instead
+        if config.deepspeed or config.fsdp:
+            raise ConfigError(
+                f"{resumed_from} is the last checkpoint of a finished run; to train again, give a new output "
+                "folder or resume=False (--resume never)"
+            )
+        from transformers import TrainerState
+
+        logger.info("%s is the end of a finished run: nothing left to train", resumed_from)
+        trainer._load_from_checkpoint(resumed_from)
+        trainer.state = TrainerState.load_from_json(str(Path(resumed_from) / "trainer_state.json"))
+        global_step, training_loss = trainer.state.global_step, float("nan")
+    else:
+        output = trainer.train(resume_from_checkpoint=resumed_from)
+        global_step, training_loss = output.global_step, float(output.training_loss)
 
     output_dir = Path(config.output_dir)
     base.config.use_cache = True
@@ -339,8 +361,8 @@ def train(config: TrainConfig, callbacks: Sequence[Any] = ()) -> TrainResult:
     history = [(int(e["step"]), float(e["loss"])) for e in trainer.state.log_history if "loss" in e]
     return TrainResult(
         output_dir=output_dir,
-        global_step=output.global_step,
-        training_loss=float(output.training_loss),
+        global_step=global_step,
+        training_loss=training_loss,
         trainable_parameters=trainable,
         total_parameters=total,
         resumed_from=resumed_from,
