@@ -254,10 +254,8 @@ def _eval_command(args: argparse.Namespace) -> int:
     from mvlm.eval.runner import find_benchmarks, run_benchmark
 
     num_chunks, chunk_idx, context = _chunking(args)
-    if args.benchmark == "all":
-        names = [bench.name for bench in find_benchmarks(args.data_dir)]
-    else:
-        names = [args.benchmark]
+    found = find_benchmarks(args.data_dir) if args.benchmark == "all" else None
+    names = [args.benchmark] if found is None else [bench.name for bench in found]
     options = parse_benchmark_options(args.benchmark_option, names)
     unknown = sorted(set(options) - set(names))
     if unknown:
@@ -316,7 +314,7 @@ def _load_model(args: argparse.Namespace, context: Any) -> tuple[Any, str]:
 
 def _score_command(args: argparse.Namespace) -> int:
     """Score an answer file and print (and optionally write) the report."""
-    from mvlm.eval.benchmarks import get_benchmark
+    from mvlm.eval.benchmarks import get_benchmark, load_answers
     from mvlm.eval.results import RESULTS_FILE, describe_report, write_report, write_summary
 
     options = parse_benchmark_options(args.benchmark_option, [args.benchmark])
@@ -328,6 +326,7 @@ def _score_command(args: argparse.Namespace) -> int:
         print(describe_report(report, max_problems=20))
     if args.output:
         path = write_report(args.output, report)
-        _, table = write_summary(args.output, args.model_id)
+        records = load_answers(args.answers).records
+        _, table = write_summary(args.output, args.model_id or (records[0].model_id if records else None))
         print(f"wrote {path} and {table.parent / RESULTS_FILE}", file=sys.stderr)
     return 0

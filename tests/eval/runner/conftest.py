@@ -46,8 +46,8 @@ def bench_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_benchmark_data(tmp_path_factory.mktemp("benchmark_data"))
 
 
-@pytest.fixture
-def mvlm_main(monkeypatch: pytest.MonkeyPatch) -> Callable[[list[str]], int]:
+@pytest.fixture(scope="module")
+def mvlm_main() -> Iterator[Callable[[list[str]], int]]:
     """``mvlm.cli.main`` with the eval commands (added here if the ``mvlm`` command does not wire them yet)."""
     import mvlm.cli
     from mvlm.eval.cli import add_eval_commands
@@ -61,5 +61,6 @@ def mvlm_main(monkeypatch: pytest.MonkeyPatch) -> Callable[[list[str]], int]:
             add_eval_commands(commands)
         return parser
 
-    monkeypatch.setattr(mvlm.cli, "build_parser", build_with_eval)
-    return mvlm.cli.main
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(mvlm.cli, "build_parser", build_with_eval)
+        yield mvlm.cli.main
