@@ -149,8 +149,8 @@ class FileDocumentSource:
         encoding: The files' text encoding.
 
     A position is ``{"file": i, "path": name, "offset": byte, "line": n, "index": d}``; restarting
-    checks that file ``i`` still has the same name, so a changed file list is reported rather than
-    silently read from the wrong place.
+    checks that file ``i`` still has the same file name (its folder may move), so a changed file list
+    is reported rather than silently read from the wrong place.
 
     Raises:
         DataError: No file matches, or (while reading) a record is not JSON, has no text, or is not valid text.
@@ -184,7 +184,8 @@ class FileDocumentSource:
         k, n = _check_shard(shard)
         position = start or {"file": 0, "offset": 0, "line": 0, "index": 0}
         first_file = int(position["file"])
-        if first_file < len(self.paths) and "path" in position and position["path"] != str(self.paths[first_file]):
+        saved_name = Path(str(position.get("path", ""))).name
+        if first_file < len(self.paths) and saved_name and saved_name != self.paths[first_file].name:
             raise DataError(
                 f"the saved stream position points into data file {first_file} '{position['path']}', but that file is "
                 f"now '{self.paths[first_file]}'; resume with the same data files, in the same order"

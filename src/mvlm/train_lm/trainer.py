@@ -169,7 +169,7 @@ class LMTrainer(Trainer):
                     "resumes from its saved position, the Trainer must not skip batches as well"
                 )
         self._tokens_since_log = 0
-        self._window_start = time.perf_counter()
+        self._window_start: float | None = None
         self._excluded_seconds = 0.0
 
     # ----------------------------------------------------------------------------- data
@@ -196,6 +196,8 @@ class LMTrainer(Trainer):
         A step whose labels are all masked (``num_items_in_batch == 0``) trains with a zero loss
         instead of ``0 / 0``.
         """
+        if self._window_start is None:  # the first step: throughput counts from here, not from set-up
+            self._window_start, self._excluded_seconds = time.perf_counter(), 0.0
         state = inputs.pop(STREAM_STATE_KEY, None)
         if state is not None and self.stream_progress is not None:
             self.stream_progress.update(state)
@@ -219,7 +221,7 @@ class LMTrainer(Trainer):
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         """Add ``tokens_per_second`` to loss logs and ``eval_perplexity`` to evaluation logs."""
-        if "loss" in logs:
+        if "loss" in logs and self._window_start is not None:
             now = time.perf_counter()
             elapsed = now - self._window_start - self._excluded_seconds
             world = max(1, self.args.world_size)
