@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -77,6 +78,11 @@ def _run_options(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _report(line: str) -> None:
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one summary rather than one per process
+        print(line)
+
+
 def _pretrain_command(args: argparse.Namespace) -> int:
     from mvlm.train_lm.pretraining import PretrainConfig, pretrain
 
@@ -107,8 +113,8 @@ def _pretrain_command(args: argparse.Namespace) -> int:
     )
     result = pretrain(config)
     perplexity = f", held-out perplexity {result.eval_perplexity:.3f}" if result.eval_perplexity else ""
-    print(f"pre-trained {result.global_step} steps ({result.tokens_trained:,} tokens){perplexity}")
-    print(f"saved {result.output_dir}")
+    _report(f"pre-trained {result.global_step} steps ({result.tokens_trained:,} tokens){perplexity}")
+    _report(f"saved {result.output_dir}")
     return 0
 
 
@@ -134,7 +140,7 @@ def _sft_command(args: argparse.Namespace) -> int:
         skip_invalid=args.skip_invalid,
     )
     result = sft(config)
-    print(
+    _report(
         f"fine-tuned {result.samples} conversations for {result.global_step} steps ({result.skipped_records} skipped, "
         f"{result.tokenization_mismatches} tokenization mismatches, {result.truncated} truncated, "
         f"{result.untrained} without an answer token); "
