@@ -19,7 +19,7 @@ from mvlm.inference import (
     resolve_device,
     resolve_dtype,
 )
-from mvlm.quantization import is_int8_quantized
+from mvlm.quantization import is_int4_quantized, is_int8_quantized
 
 
 def reference_args(checkpoint, image_file, **changes):
@@ -69,12 +69,11 @@ def test_missing_prompt_is_a_clear_error(model):
         inference_once(types.SimpleNamespace(image_file=None), model=model)
 
 
-def test_load_8bit_on_cpu_uses_int8_and_load_4bit_warns_and_falls_back(checkpoint, image_file, model, capsys):
+def test_load_8bit_on_cpu_uses_int8_and_load_4bit_int4(checkpoint, image_file, model, capsys):
     expected = model.chat(image_file, QUESTIONS[3], max_new_tokens=12)
     assert inference_once(reference_args(checkpoint, image_file, load_8bit=True)) == expected
-    with pytest.warns(UserWarning, match="4-bit.*needs a CUDA GPU.*int8"):
-        quantized = load_model_for_inference(checkpoint, load_4bit=True)
-    assert is_int8_quantized(quantized) and quantized.device.type == "cpu" and quantized.dtype == torch.float32
+    quantized = load_model_for_inference(checkpoint, load_4bit=True, dtype="float32")  # CPU: mvlm's group-wise int4
+    assert is_int4_quantized(quantized) and quantized.device.type == "cpu" and quantized.dtype == torch.float32
     with pytest.raises(ConfigError, match="not both"):
         load_model_for_inference(checkpoint, load_8bit=True, load_4bit=True)
 
@@ -96,7 +95,10 @@ def test_devices_and_dtypes(monkeypatch):
     with pytest.raises(ConfigError, match="unknown device"):
         resolve_device("toaster")
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    monkeypatch.setattr(loading, "default_cpu_dtype", lambda: torch.float32)  # an AVX2-only CPU
     assert resolve_dtype(None, cpu) == torch.float32 and resolve_dtype("auto", cuda) == torch.float16
+    monkeypatch.setattr(loading, "default_cpu_dtype", lambda: torch.bfloat16)  # a CPU with native bf16
+    assert resolve_dtype(None, cpu) == torch.bfloat16 and resolve_dtype(None, torch.device("mps")) == torch.float32
     assert resolve_dtype("bf16", cpu) == torch.bfloat16 and resolve_dtype(torch.float16, cpu) == torch.float16
     with pytest.raises(ConfigError, match="unknown dtype"):
         resolve_dtype("int4", cpu)

@@ -20,12 +20,13 @@ from mvlm.prompting import get_conversation
 if TYPE_CHECKING:  # pragma: no cover
     from torch import Tensor
 
+    from mvlm.inference.prefix_cache import PrefixCache
     from mvlm.model import MobileVLM
     from mvlm.prompting import Conversation
 
 __all__ = ["chat", "check_generation_options", "generate_answers", "generation_options"]
 
-_RESERVED_KWARGS = ("inputs_embeds", "input_ids", "attention_mask", "streamer", "num_return_sequences")
+_RESERVED_KWARGS = ("inputs_embeds", "input_ids", "attention_mask", "streamer", "num_return_sequences", "cache")
 
 
 def chat(
@@ -41,6 +42,7 @@ def chat(
     stream: bool = False,
     history: Sequence[tuple[str, str]] | Sequence[Sequence[tuple[str, str]] | None] | None = None,
     tokenizer: Any = None,
+    fast_decode: bool | None = None,
     **generate_kwargs: Any,
 ) -> str | list[str] | Iterator[str]:
     """Answer ``prompts`` about ``images`` with ``model``.
@@ -72,6 +74,9 @@ def chat(
         history: Earlier turns as ``(user message, answer)`` pairs (one prompt), or one such list
             (or ``None``) per prompt. The images belong to the first user message.
         tokenizer: A tokenizer to use instead of ``model.tokenizer``.
+        fast_decode: Decode with a static KV cache and a compiled step
+            (:mod:`mvlm.inference.fast_decode`; the first call compiles). ``None``: as chosen at
+            loading (``load_model_for_inference(fast_decode=...)``), else off.
         **generate_kwargs: More options for transformers' ``generate`` (``top_k``,
             ``repetition_penalty``, ``no_repeat_ngram_size``...).
 
@@ -100,6 +105,7 @@ def chat(
         max_new_tokens=max_new_tokens,
         stream=stream,
         tokenizer=tokenizer,
+        fast_decode=fast_decode,
         **generate_kwargs,
     )
 
@@ -177,12 +183,16 @@ def generate_answers(
     stream: bool = False,
     tokenizer: Any = None,
     image_cache: dict[tuple[str, Any], Tensor] | None = None,
+    fast_decode: bool | None = None,
+    prefix_cache: PrefixCache | None = None,
     **generate_kwargs: Any,
 ) -> str | list[str] | Iterator[str]:
     """:func:`chat` on already normalised :class:`~mvlm.inference.inputs.ChatRequest` s.
 
     ``image_cache`` keeps encoded images between calls (see
-    :class:`~mvlm.inference.session.ChatSession`). Everything that can fail on bad input (options,
+    :class:`~mvlm.inference.session.ChatSession`); ``prefix_cache`` keeps the KV cache of the last
+    prompt so that a prompt starting the same way prefills only the rest (one prompt, ``num_beams=1``,
+    not with ``fast_decode``; ignored otherwise). Everything that can fail on bad input (options,
     template, tags, length, images) fails here, before any generation, also when ``stream=True``.
     """
     import torch
@@ -206,6 +216,14 @@ def generate_answers(
         max_new_tokens=min(max_new_tokens, room),
         **generate_kwargs,
     )
+    if fast_decode is None:
+        fast_decode = bool(getattr(model, "_mvlm_fast_decode", False))
+    if fast_decode:
+        from mvlm.inference.fast_decode import fast_decode_options
+
+        options.update(fast_decode_options(model, batch.length, options["max_new_tokens"]))
+    elif prefix_cache is not None and len(requests) == 1 and num_beams == 1:
+        options["cache"] = prefix_cache.cache_for(model, batch.inputs_embeds)
     if stream:
         return _stream(model, batch, options, tokenizer, stop_string)
     from mvlm.inference.decoding import decode_new_tokens

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from mvlm.inference.generation import generate_answers
 from mvlm.inference.inputs import ChatRequest, images_of
+from mvlm.inference.prefix_cache import PrefixCache
 from mvlm.prompting import get_conversation
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -22,13 +23,18 @@ class ChatSession:
     """A multi-turn conversation about fixed images: what ``mvlm chat`` runs.
 
     The images are encoded once, on the first question, and reused for every turn; each answer
-    joins the history that the next question is rendered with.
+    joins the history that the next question is rendered with. With ``reuse_prefix`` (the default)
+    the session also keeps the KV cache of the last prompt (:class:`~mvlm.inference.prefix_cache.PrefixCache`):
+    a new turn, or a new question after :meth:`reset` or with ``remember=False``, prefills only the
+    positions after the part it shares with the last prompt (the system prompt and the image at
+    least), with the same greedy answers.
 
     Args:
         model: The model.
         images: ``None``, one image, or a list of images for the conversation.
         conv_mode: The conversation template.
         tokenizer: A tokenizer to use instead of ``model.tokenizer``.
+        reuse_prefix: Keep the last prompt's KV cache and reuse its common leading positions.
         **options: Defaults for the generation options of :func:`~mvlm.inference.generation.chat`
             (``temperature``, ``top_p``, ``num_beams``, ``max_new_tokens``, ``generate`` keywords).
 
@@ -47,6 +53,7 @@ class ChatSession:
         *,
         conv_mode: str | Conversation = "v1",
         tokenizer: Any = None,
+        reuse_prefix: bool = True,
         **options: Any,
     ) -> None:
         get_conversation(conv_mode)  # fail early on an unknown template
@@ -57,18 +64,21 @@ class ChatSession:
         self.options = options
         self.history: list[tuple[str, str]] = []
         self._image_cache: dict[tuple[str, Any], Tensor] = {}
+        self.prefix_cache = PrefixCache() if reuse_prefix else None
 
     @property
     def roles(self) -> tuple[str, str]:
         """The template's (user, assistant) role names."""
         return get_conversation(self.conv_mode).roles
 
-    def ask(self, prompt: str, *, stream: bool = False, **options: Any) -> str | Iterator[str]:
+    def ask(self, prompt: str, *, stream: bool = False, remember: bool = True, **options: Any) -> str | Iterator[str]:
         """Answer ``prompt`` in the context of the earlier turns, and record the turn.
 
         Args:
             prompt: The user's message.
             stream: Return an iterator of pieces; the turn is recorded when it is exhausted.
+            remember: Record the turn in the history (``False``: an independent question about the
+                same images, e.g. one of several questions asked one after another).
             **options: Overrides of the session's generation options for this turn.
 
         Raises:
@@ -84,19 +94,22 @@ class ChatSession:
             stream=stream,
             tokenizer=self.tokenizer,
             image_cache=self._image_cache,
+            prefix_cache=self.prefix_cache,
             **{**self.options, **options},
         )
         if isinstance(result, str):
-            self.history.append((prompt, result))
+            if remember:
+                self.history.append((prompt, result))
             return result
-        return self._record(prompt, cast(Iterator[str], result))
+        return self._record(prompt, cast(Iterator[str], result), remember)
 
-    def _record(self, prompt: str, pieces: Iterator[str]) -> Iterator[str]:
+    def _record(self, prompt: str, pieces: Iterator[str], remember: bool) -> Iterator[str]:
         parts = []
         for piece in pieces:
             parts.append(piece)
             yield piece
-        self.history.append((prompt, "".join(parts)))
+        if remember:
+            self.history.append((prompt, "".join(parts)))
 
     def reset(self) -> None:
         """Forget the earlier turns (the images stay, and stay encoded)."""

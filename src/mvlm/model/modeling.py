@@ -181,6 +181,9 @@ class MobileVLMForCausalLM(MobileVLMPreTrainedModel, GenerationMixin):
         """
         image_mask = input_ids == self.config.image_token_index
         embeddings = self.get_input_embeddings()(input_ids.masked_fill(image_mask, 0))
+        if torch.compiler.is_compiling() and pixel_values is None and image_features is None and labels is None:
+            # a compiled decoding step (mvlm.inference.fast_decode): generated ids, no image positions to check
+            return embeddings, labels
         has_positions = bool(image_mask.any())
         if image_features is None and pixel_values is not None:
             if not has_positions:
