@@ -258,6 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_inference_options(chat, prompt=False)
     chat.set_defaults(handler=_chat_command)
+    from mvlm.train_lm.cli import add_lm_training_commands
+
+    add_lm_training_commands(commands)
     return parser
 
 
