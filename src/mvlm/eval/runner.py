@@ -23,7 +23,7 @@ Example::
 
     model = load_model_for_inference("mtgv/MobileVLM_V2-1.7B")
     result = run_benchmark(model, "pope", "data/benchmark_data", "results/")
-    print(result.describe())        # "pope: POPE 84.30; scored 8910 of 8910 questions; problems: none"
+    print(result.describe())        # the headline, how many questions were scored, the problems
 
 This module imports neither torch nor PIL at import time.
 """
