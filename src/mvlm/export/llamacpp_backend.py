@@ -256,15 +256,15 @@ class LlamaCppBackend:
             ConfigError: ``num_beams > 1``, streaming a batch, or invalid options.
             PromptError: Tags and images differ, or the prompt does not fit the context.
         """
+        from mvlm.inference import check_generation_options
         from mvlm.inference.decoding import decode_new_tokens
         from mvlm.inference.inputs import make_requests
         from mvlm.inference.text import finish_text
         from mvlm.prompting import get_conversation
 
+        check_generation_options(temperature, top_p, num_beams, max_new_tokens)
         if num_beams != 1:
             raise ConfigError("the llama.cpp backend decodes greedily or by sampling; num_beams must be 1")
-        if temperature < 0 or (top_p is not None and not 0 < top_p <= 1) or max_new_tokens < 1:
-            raise ConfigError("temperature must be >= 0, top_p in (0, 1], max_new_tokens >= 1")
         requests, batched = make_requests(images, prompts, history)
         if stream and batched:
             raise ConfigError("stream=True takes one prompt; call chat once per prompt")
