@@ -60,36 +60,32 @@ class Plan:
     """Sizes and steps of one run."""
 
     image_size: int = 48
-    pretrain_samples: int = 6000
-    finetune_samples: int = 12000
+    pretrain_samples: int = 20000
+    finetune_samples: int = 20000
     test_questions: int = 600
     vocab_size: int = 512
     tower_width: int = 96
     tower_layers: int = 4
-    llm_width: int = 192
-    llm_layers: int = 4
-    llm_heads: int = 6
-    pretrain_steps: int = 500
+    llm_width: int = 128
+    llm_layers: int = 3
+    llm_heads: int = 4
+    pretrain_steps: int = 1500
     finetune_steps: int = 1500
     batch_size: int = 32
-    pretrain_lr: float = 1e-3
-    finetune_lr: float = 5e-4
+    pretrain_lr: float = 2e-3
+    finetune_lr: float = 1e-3
 
 
 QUICK = Plan(
-    pretrain_samples=1500,
+    pretrain_samples=4000,
     finetune_samples=4000,
     test_questions=200,
     tower_width=64,
     tower_layers=3,
-    llm_width=128,
     llm_layers=2,
-    llm_heads=4,
-    pretrain_steps=120,
-    finetune_steps=300,
+    pretrain_steps=450,
+    finetune_steps=150,
     batch_size=24,
-    pretrain_lr=2e-3,
-    finetune_lr=1e-3,
 )
 
 
@@ -204,8 +200,10 @@ def build_initial_model(folder: Path, tokenizer_dir: Path, plan: Plan, seed: int
     return folder
 
 
-def run_stage(recipe: str, model: Path, data: Path, output: Path, plan: Plan, steps: int, lr: float, seed: int) -> Any:
-    """One stage with :func:`mvlm.train.train`: everything trains (tower included), fp32, no checkpointing."""
+def run_stage(
+    recipe: str, model: Path, data: Path, output: Path, plan: Plan, steps: int, lr: float, seed: int, tower: bool
+) -> Any:
+    """One stage with :func:`mvlm.train.train` (fp32, no gradient checkpointing); ``tower``: train the tower too."""
     config = TrainConfig(
         recipe=recipe,
         model=str(model),
@@ -220,7 +218,7 @@ def run_stage(recipe: str, model: Path, data: Path, output: Path, plan: Plan, st
         weight_decay=0.0,
         model_max_length=256,
         gradient_checkpointing=False,
-        train_vision_tower=True,
+        train_vision_tower=tower,
         save_steps=max(50, steps // 4),
         save_total_limit=1,
         logging_steps=max(1, min(25, steps // 4)),
@@ -341,10 +339,12 @@ def main(argv: list[str] | None = None) -> int:
     initial = build_initial_model(out / "initial", tokenizer_dir, plan, args.seed)
     print(f"data, tokenizer and initial model in {time.time() - start:.0f} s", flush=True)
     steps, rate = plan.pretrain_steps, plan.pretrain_lr
-    stage1 = run_stage("v2-pretrain", initial, data["pretrain"], out / "stage1", plan, steps, rate, args.seed)
+    stage1 = run_stage("v2-pretrain", initial, data["pretrain"], out / "stage1", plan, steps, rate, args.seed, True)
     print(f"stage I: loss {stage1.loss_history[0][1]:.3f} -> {stage1.loss_history[-1][1]:.3f}", flush=True)
     steps, rate = plan.finetune_steps, plan.finetune_lr
-    stage2 = run_stage("v1-finetune", out / "stage1", data["finetune"], out / "stage2", plan, steps, rate, args.seed)
+    stage2 = run_stage(
+        "v1-finetune", out / "stage1", data["finetune"], out / "stage2", plan, steps, rate, args.seed, False
+    )
     print(f"stage II: loss {stage2.loss_history[0][1]:.3f} -> {stage2.loss_history[-1][1]:.3f}", flush=True)
     evaluation = evaluate(out / "stage2", data["test"])
     report = {
