@@ -30,15 +30,15 @@ This module imports neither torch nor PIL at import time.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mvlm.errors import ConfigError, DataError, ImageError, PromptError
+from mvlm.errors import ConfigError, DataError
 from mvlm.eval.answer_file import AnswerWriter, repair_answer_file
-from mvlm.eval.benchmarks import Benchmark, ImageRef, Problem, Question, get_benchmark, list_benchmarks, load_answers
+from mvlm.eval.asking import answer_batch, batch_questions, check_prompts, eval_mode, image_padding
+from mvlm.eval.benchmarks import Benchmark, Problem, get_benchmark, list_benchmarks, load_answers
 from mvlm.eval.benchmarks.problems import PROBLEM_KINDS
 from mvlm.eval.results import METRICS_FILE, describe_report, write_report, write_summary
 from mvlm.eval.sharding import (
@@ -52,21 +52,9 @@ from mvlm.eval.sharding import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from PIL.Image import Image
-
     from mvlm.model import MobileVLM
 
-__all__ = [
-    "README_ORDER",
-    "RUN_PROBLEM_KINDS",
-    "RunResult",
-    "batch_questions",
-    "find_benchmarks",
-    "image_padding",
-    "reference_image",
-    "run_benchmark",
-    "run_benchmarks",
-]
+__all__ = ["README_ORDER", "RUN_PROBLEM_KINDS", "RunResult", "find_benchmarks", "run_benchmark", "run_benchmarks"]
 
 README_ORDER: tuple[str, ...] = ("gqa", "sqa", "textvqa", "pope", "mme", "mmbench")
 """The benchmarks in the README table's column order (``all`` runs them in this order, then the others)."""
@@ -159,155 +147,11 @@ def find_benchmarks(data_dir: str | Path) -> list[Benchmark]:
     return found
 
 
-def reference_image(image: ImageRef) -> Image:
-    """Open a question's image as the reference does: decoded, RGB, and no EXIF rotation.
-
-    The reference's loaders call ``Image.open(...).convert("RGB")``, which ignores an EXIF orientation
-    tag; mvlm's image processor would apply it, so the metadata is dropped here.
-
-    Raises:
-        ImageError: The image cannot be read or decoded.
-    """
-    opened = image.open()
-    opened.info.clear()  # no EXIF / XMP left for ImageOps.exif_transpose to act on
-    return opened
-
-
-def batch_questions(
-    questions: Sequence[Question], batch_size: int, max_new_tokens: int | None = None
-) -> list[list[Question]]:
-    """Cut ``questions`` into batches of at most ``batch_size`` that share their generation cap, keeping the order.
-
-    Args:
-        questions: The questions, in the order they are asked.
-        batch_size: The most questions per batch.
-        max_new_tokens: A cap for every question (default: each question's own, the reference's).
-
-    Example:
-        >>> from mvlm.eval.benchmarks import Question
-        >>> qs = [Question("b", str(i), i, "t", "t", None, cap) for i, cap in enumerate([128, 128, 1024, 128])]
-        >>> [[q.key for q in batch] for batch in batch_questions(qs, 8)]
-        [['0', '1'], ['2'], ['3']]
-    """
-    batches: list[list[Question]] = []
-    current: list[Question] = []
-    cap: int | None = None
-    for question in questions:
-        own = max_new_tokens if max_new_tokens is not None else question.max_new_tokens
-        if current and (len(current) == batch_size or own != cap):
-            batches.append(current)
-            current = []
-        if not current:
-            cap = own
-        current.append(question)
-    if current:
-        batches.append(current)
-    return batches
-
-
-@contextlib.contextmanager
-def image_padding(model: MobileVLM, pad: bool | None) -> Iterator[None]:
-    """Within the block, pad images to a square (``True``) or not (``False``); ``None`` leaves the model's setting.
-
-    The model's image processor follows ``model.config.image_aspect_ratio``; the block sets it
-    (``"pad"`` / ``"square"``) and puts the old value back when it ends, also on an error.
-    ScienceQA needs ``False``: the reference feeds its images to the CLIP processor unpadded.
-    """
-    wanted = None if pad is None else ("pad" if pad else "square")
-    config = model.config
-    previous = config.image_aspect_ratio
-    if wanted is None or previous == wanted:
-        yield
-        return
-    config.image_aspect_ratio = wanted
-    try:
-        yield
-    finally:
-        config.image_aspect_ratio = previous
-
-
-@contextlib.contextmanager
-def _eval_mode(model: MobileVLM) -> Iterator[None]:
-    training = model.training
-    model.eval()
-    try:
-        yield
-    finally:
-        if training:
-            model.train()
-
-
 def _default_model_id(model: MobileVLM) -> str:
     from mvlm.inference import model_name_from_path
 
     source = getattr(model, "name_or_path", None) or getattr(model.config, "_name_or_path", None)
     return model_name_from_path(source) if source else "mobilevlm"
-
-
-def _check_prompts(bench: Benchmark, questions: Sequence[Question]) -> None:
-    """The runner sends ``q.user_message`` through ``chat``; that must be exactly ``bench.prompt(q)``."""
-    from mvlm.inference import ChatRequest, render_prompt
-
-    for question in questions:
-        images = () if question.image is None else (question.image,)
-        try:
-            sent = render_prompt(ChatRequest(question.user_message, images), bench.template)
-        except PromptError:
-            continue  # reported as not_asked when the question's batch is generated
-        if sent != bench.prompt(question):
-            raise ConfigError(
-                f"{bench.name}: the runner would send {sent!r} for the question at {question.where}, but "
-                f"{type(bench).__name__}.prompt gives {bench.prompt(question)!r}; the runner asks "
-                "Question.user_message in the benchmark's template, so a plugin must not change prompt() otherwise"
-            )
-
-
-def _answer_batch(
-    model: MobileVLM, bench: Benchmark, batch: Sequence[Question], max_new_tokens: int, tokenizer: Any
-) -> tuple[list[tuple[Question, str]], list[Problem]]:
-    """Greedy answers of one batch; a question that cannot be asked becomes a problem, the others are answered."""
-    from mvlm.inference import chat
-
-    problems: list[Problem] = []
-    ready: list[Question] = []
-    images: list[Any] = []
-    opened: dict[ImageRef, Any] = {}  # one object per image: chat encodes it once (MME asks two questions per image)
-    for question in batch:
-        if question.image is not None and question.image not in opened:
-            try:
-                opened[question.image] = reference_image(question.image)
-            except ImageError as error:
-                why = f"{error}; not asked"
-                problems.append(Problem("missing_image", why, question.file, question.line, question.key))
-                continue
-        ready.append(question)
-        images.append(None if question.image is None else opened[question.image])
-    if not ready:
-        return [], problems
-    try:
-        texts = chat(
-            model,
-            images,
-            [question.user_message for question in ready],
-            conv_mode=bench.template,
-            temperature=0.0,
-            num_beams=1,
-            max_new_tokens=max_new_tokens,
-            tokenizer=tokenizer,
-        )
-    except (PromptError, ImageError) as error:
-        if len(ready) > 1:  # find the question at fault: ask one at a time
-            pairs: list[tuple[Question, str]] = []
-            for question in ready:
-                answered, more = _answer_batch(model, bench, [question], max_new_tokens, tokenizer)
-                pairs.extend(answered)
-                problems.extend(more)
-            return pairs, problems
-        question = ready[0]
-        kind = "missing_image" if isinstance(error, ImageError) else "not_asked"
-        problems.append(Problem(kind, f"cannot be asked: {error}", question.file, question.line, question.key))
-        return [], problems
-    return list(zip(ready, texts, strict=True)), problems
 
 
 def _answered_keys(bench: Benchmark, path: Path, model_id: str, problems: list[Problem]) -> set[str]:
@@ -434,17 +278,17 @@ def run_benchmark(
         problems.append(repaired)
     done = _answered_keys(bench, path, model_id, problems)
     todo = [q for q in chunk if q.key not in done]
-    _check_prompts(bench, todo)
+    check_prompts(bench, todo)
     answered = 0
     label = bench.name if not chunked else f"{bench.name} [{chunk_idx + 1}/{num_chunks}]"
     from tqdm import tqdm
 
     finished = len(chunk) - len(todo)
     bar = tqdm(total=len(chunk), initial=finished, desc=label, unit="q", disable=not progress, dynamic_ncols=True)
-    with bar, image_padding(model, bench.pad_images), _eval_mode(model), AnswerWriter(path) as writer:
+    with bar, image_padding(model, bench.pad_images), eval_mode(model), AnswerWriter(path) as writer:
         for batch in batch_questions(todo, batch_size, max_new_tokens):
             cap = max_new_tokens if max_new_tokens is not None else batch[0].max_new_tokens
-            pairs, batch_problems = _answer_batch(model, bench, batch, cap, tokenizer)
+            pairs, batch_problems = answer_batch(model, bench, batch, cap, tokenizer)
             answered += writer.write(bench.make_record(q, text, model_id=model_id) for q, text in pairs)
             problems.extend(batch_problems)
             finished += len(batch)

@@ -64,7 +64,9 @@ def _loaded_after(statement: str) -> set[str]:
 
 
 def test_importing_the_eval_package_and_the_commands_loads_no_torch():
-    loaded = _loaded_after("import mvlm.eval, mvlm.eval.cli, mvlm.eval.runner, mvlm.eval.sharding, mvlm.eval.results")
+    loaded = _loaded_after(
+        "import mvlm.eval, mvlm.eval.cli, mvlm.eval.runner, mvlm.eval.asking, mvlm.eval.sharding, mvlm.eval.results"
+    )
     assert not {"torch", "transformers", "PIL", "numpy"} & loaded
 
 
@@ -147,3 +149,31 @@ def test_run_benchmarks_into_one_table(model, bench_root, tmp_path):
     assert summary["summary"]["GQA"] is None and summary["summary"]["Avg"] is None
     single = run_benchmarks(model, "pope", bench_root, tmp_path, max_new_tokens=2, progress=False)
     assert single[0].answered == 0  # already answered: resumed, nothing asked
+
+
+@pytest.mark.parametrize(
+    "module_name",
+    [
+        "mvlm.eval",
+        "mvlm.eval.runner",
+        "mvlm.eval.sharding",
+        "mvlm.eval.answer_file",
+        "mvlm.eval.results",
+        "mvlm.eval.cli",
+    ],
+)
+def test_every_public_symbol_is_documented(module_name):
+    import importlib
+    import inspect
+
+    module = importlib.import_module(module_name)
+    assert inspect.getdoc(module)
+    for name in module.__all__:
+        obj = getattr(module, name)
+        if inspect.isclass(obj) or inspect.isfunction(obj):
+            assert inspect.getdoc(obj), f"{module_name}.{name}"
+            functions = [obj] if inspect.isfunction(obj) else [m for n, m in vars(obj).items() if inspect.isfunction(m)]
+            for function in functions:
+                if not function.__name__.startswith("_"):
+                    assert inspect.getdoc(function), f"{module_name}.{name}.{function.__name__}"
+                    assert "return" in function.__annotations__, f"{module_name}.{name}.{function.__name__}: no hints"

@@ -10,8 +10,9 @@ from runner_testdata import build_pope, records_without_ids
 import mvlm.inference
 import mvlm.inference.inputs
 from mvlm.errors import ConfigError
+from mvlm.eval.asking import batch_questions, image_padding, reference_image
 from mvlm.eval.benchmarks import ImageRef, Question, get_benchmark
-from mvlm.eval.runner import batch_questions, image_padding, reference_image, run_benchmark
+from mvlm.eval.runner import run_benchmark
 from mvlm.inference import ChatRequest, render_prompt
 
 NEW = 8  # a small cap: enough for answers to differ, cheap on the tiny model
