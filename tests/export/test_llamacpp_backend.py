@@ -65,13 +65,15 @@ def torch_greedy_ids(model: Any, request: Any, steps: int) -> tuple[list[int], l
     embeds = prepare_batch(model, [request], tokenizer=model.tokenizer).inputs_embeds
     ids: list[int] = []
     logits_per_step = []
+    from transformers import DynamicCache
+
+    cache = DynamicCache()
     with torch.no_grad():
         for _ in range(steps):
-            logits = model(inputs_embeds=embeds).logits[0, -1]
+            logits = model(inputs_embeds=embeds, cache=cache, use_cache=True).logits[0, -1]
             logits_per_step.append(logits.numpy())
             ids.append(int(logits.argmax()))
-            next_embedding = model.get_input_embeddings()(torch.tensor([[ids[-1]]]))
-            embeds = torch.cat([embeds, next_embedding], dim=1)
+            embeds = model.get_input_embeddings()(torch.tensor([[ids[-1]]]))
     return ids, logits_per_step
 
 
