@@ -136,3 +136,16 @@ def test_mvlm_score_summary_and_output(evaluated, mvlm_main, bench_root, tmp_pat
     assert "answers.jsonl:5: no_ground_truth" in printed
     assert json.loads((tmp_path / "pope" / "metrics.json").read_text())["metrics"] == report_of(out, "pope")["metrics"]
     assert "| POPE |" in (tmp_path / "results.md").read_text()
+
+
+def test_synthetic_benchmark_through_the_command(mvlm_main, checkpoint, tmp_path, capsys):
+    """The held-out synthetic split, found by --benchmark all under its own folder and scored."""
+    from mvlm.data.synthetic import generate_dataset
+
+    generate_dataset(tmp_path / "data" / "synthetic", 5, split="test", stage="eval", seed=3)
+    argv = ["eval", "--model", str(checkpoint), "--benchmark", "all", "--data-dir", str(tmp_path / "data")]
+    assert mvlm_main([*argv, "--output", str(tmp_path / "out"), "--no-progress"]) == 0
+    report = report_of(tmp_path / "out", "synthetic")
+    assert report["counts"]["scored"] == 5 and report["run"]["reference_max_new_tokens"] == 16
+    assert 0.0 <= report["headline"] <= 100.0 and "per_family" in report["metrics"]
+    assert "synthetic: headline" in capsys.readouterr().err
