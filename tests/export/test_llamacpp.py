@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-pytestmark = pytest.mark.llamacpp
+pytestmark = [pytest.mark.llamacpp, pytest.mark.usefixtures("llama_cpp")]  # skipped without llama-cpp-python
 
 PROMPTS = [
     "A chat between a curious user and an artificial intelligence assistant. USER: What is in the image? ASSISTANT:",

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.llamacpp
+pytestmark = [pytest.mark.llamacpp, pytest.mark.usefixtures("llama_cpp")]  # skipped without llama-cpp-python
 
 QUESTIONS = ["What is in the image?", "Is there a dog in the photo? Answer yes or no."]
 
