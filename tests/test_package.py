@@ -81,6 +81,12 @@ PUBLIC_MODULES = [
     "mvlm.inference.reference",
     "mvlm.inference.console",
     "mvlm.quantization",
+    "mvlm.eval.runner",
+    "mvlm.eval.asking",
+    "mvlm.eval.sharding",
+    "mvlm.eval.answer_file",
+    "mvlm.eval.results",
+    "mvlm.eval.cli",
     "mvlm.data",
     "mvlm.data.synthetic",
 ]
