@@ -194,10 +194,8 @@ def plan_language_model_tensors(model: Any, storage: str) -> list[PlannedTensor]
             chosen = "f16"
 
         def values(tensor: torch.Tensor = tensor, kind: str = kind) -> np.ndarray:
-            array = tensor.detach().to(device="cpu", dtype=torch.float32)
-            if kind in heads:
-                array = permute_qk(array, heads[kind])
-            return array.numpy()
+            array = tensor.detach().to(device="cpu", dtype=torch.float32).numpy()
+            return permute_qk(array, heads[kind]) if kind in heads else array  # type: ignore[return-value]
 
         plans.append(PlannedTensor(name, tuple(tensor.shape), chosen, values))
     return plans

@@ -67,14 +67,14 @@ def read_sentencepiece_vocab(path: str | Path, vocab_size: int | None = None) ->
     from sentencepiece import sentencepiece_model_pb2
 
     path = Path(path)
-    proto = sentencepiece_model_pb2.ModelProto()
+    proto = sentencepiece_model_pb2.ModelProto()  # type: ignore[attr-defined]
     try:
         proto.ParseFromString(path.read_bytes())
     except (OSError, DecodeError) as error:
         raise CheckpointError(f"cannot read the SentencePiece model {path}: {error}") from error
     if not proto.pieces:
         raise CheckpointError(f"{path} holds no SentencePiece pieces; is it a tokenizer.model?")
-    kind = sentencepiece_model_pb2.ModelProto.SentencePiece.Type
+    kind = sentencepiece_model_pb2.ModelProto.SentencePiece.Type  # type: ignore[attr-defined]
     tokens = [piece.piece for piece in proto.pieces]
     scores = [float(piece.score) for piece in proto.pieces]
     types = [_PIECE_TYPES[kind.Name(piece.type)] for piece in proto.pieces]

@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mvlm.errors import ConfigError
+from mvlm.errors import ConfigError, PromptError
 from mvlm.export.gguf import QUANT_TYPES, export_language_model
 from mvlm.export.gguf_vocab import find_tokenizer_model
 from mvlm.export.llamacpp import LlamaCppModel
@@ -161,6 +161,8 @@ class LlamaCppBackend:
             reserve_tokens=1,
         )
         features = encode_images(self.model, [request], cache)
+        if features is None and expanded.num_images:  # pragma: no cover - encode_prompt checked the count
+            raise PromptError("the prompt has image positions but no image was encoded")
         lm = self.language_model
         lm.reset()
         logits = None
@@ -168,7 +170,7 @@ class LlamaCppBackend:
         start, image = 0, 0
         while start < len(ids):
             if mask[start]:  # one image: M consecutive positions
-                logits = lm.feed_embeddings(features[image].detach().float().cpu().numpy())
+                logits = lm.feed_embeddings(features[image].detach().float().cpu().numpy())  # type: ignore[index]
                 start, image = start + per_image, image + 1
                 continue
             end = start

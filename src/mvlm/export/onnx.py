@@ -108,6 +108,8 @@ def export_vision_onnx(
             output_names=["image_embeddings"],
             verbose=False,
         )
+        if program is None:  # only the legacy exporter returns None
+            raise MvlmError("torch.onnx.export returned no program")
         program.save(str(path), external_data=False)
         expected = encoder(pixels).numpy()
     if check:
