@@ -89,6 +89,17 @@ PUBLIC_MODULES = [
     "mvlm.eval.cli",
     "mvlm.data",
     "mvlm.data.synthetic",
+    "mvlm.export",
+    "mvlm.export.cli",
+    "mvlm.export.gguf",
+    "mvlm.export.gguf_llm",
+    "mvlm.export.gguf_mmproj",
+    "mvlm.export.gguf_quantize",
+    "mvlm.export.gguf_tensors",
+    "mvlm.export.gguf_vocab",
+    "mvlm.export.llamacpp",
+    "mvlm.export.llamacpp_backend",
+    "mvlm.export.onnx",
 ]
 
 

@@ -259,9 +259,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_inference_options(chat, prompt=False)
     chat.set_defaults(handler=_chat_command)
     from mvlm.eval.cli import add_eval_commands
+    from mvlm.export.cli import add_export_commands
     from mvlm.train_lm.cli import add_lm_training_commands
 
     add_eval_commands(commands)
+    add_export_commands(commands)
 
     add_lm_training_commands(commands)
     return parser
