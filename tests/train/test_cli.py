@@ -106,23 +106,29 @@ def test_errors_are_reported_with_exit_status_1(tmp_path, capsys):
 
 
 def test_run_pipeline(model_parts, synthetic_data, tmp_path, capsys):
-    """``mvlm run mobilevlm1.7b pretrain-finetune-test``: stage I, stage II from it; test is reported as missing."""
+    """``mvlm run mobilevlm1.7b pretrain-finetune-test``: stage I, stage II from it, then the benchmarks."""
+    from mvlm.data.synthetic import SyntheticWorld, generate_dataset
+
+    generate_dataset(tmp_path / "bench" / "synthetic", 4, split="test", stage="eval", world=SyntheticWorld(0, 32, 2))
+    out = tmp_path / "work"
     status = main(
         [
             "run", "mobilevlm1.7b", "pretrain-finetune-test",
             "--language-model", str(model_parts["language_model"]), "--vision-tower", str(model_parts["vision_tower"]),
             "--pretrain-data", str(synthetic_data["pretrain"]), "--finetune-data", str(synthetic_data["finetune"]),
-            "--output", str(tmp_path), "--max-steps", "1", "--batch-size", "4", "--gradient-accumulation-steps", "1",
-            "--no-gradient-checkpointing",
+            "--output", str(out), "--max-steps", "1", "--batch-size", "4", "--gradient-accumulation-steps", "1",
+            "--no-gradient-checkpointing", "--benchmark-data", str(tmp_path / "bench"), "--benchmarks", "synthetic",
         ]
     )  # fmt: skip
-    assert status == 0
-    assert (tmp_path / "pretrain" / "mm_projector.bin").is_file()
-    assert (tmp_path / "finetune" / "model.safetensors").is_file()
-    assert "no evaluation runner" in capsys.readouterr().err
+    assert status == 0, capsys.readouterr().err
+    assert (out / "pretrain" / "mm_projector.bin").is_file()
+    assert (out / "finetune" / "model.safetensors").is_file()
+    assert (out / "test" / "synthetic").is_dir()
+    assert "synthetic" in capsys.readouterr().out
 
 
 def test_run_needs_the_stage_data(model_parts, tmp_path):
     args = ["--language-model", "l", "--vision-tower", "v", "--output", str(tmp_path)]
     assert main(["run", "mobilevlm1.7b", "pretrain", *args]) == 1
     assert main(["run", "mobilevlm1.7b", "finetune-bake", *args]) == 1
+    assert main(["run", "mobilevlm1.7b", "test", *args]) == 1  # no --benchmark-data

@@ -94,6 +94,9 @@ def demo_images() -> list[Path]:
 def answer_question(model: Any, image: Any, question: str, *, max_new_tokens: int = 8) -> str:
     """Answer ``question`` about ``image`` with greedy decoding in the ``v1`` template.
 
+    Uses :meth:`MobileVLM.chat <mvlm.model.MobileVLM.chat>` when the model has it (mvlm's inference
+    module), else ``generate`` on the expanded prompt; both give the same tokens.
+
     Args:
         model: A :class:`~mvlm.model.MobileVLM` (its ``tokenizer`` and ``image_processor`` are used).
         image: A path, a PIL image or anything ``model.image_processor`` takes.
@@ -107,6 +110,10 @@ def answer_question(model: Any, image: Any, question: str, *, max_new_tokens: in
         ImageError: The image cannot be read.
         PromptError: The prompt does not fit the model.
     """
+    chat = getattr(model, "chat", None)
+    if chat is not None:  # mvlm.inference: greedy decoding in the v1 template, as below
+        source = str(image) if isinstance(image, os.PathLike) else image
+        return str(chat(source, question, max_new_tokens=max_new_tokens)).strip()
     import torch
 
     from mvlm.prompting import build_prompt, encode_prompt

@@ -153,8 +153,9 @@ def _add_pipeline_command(commands: Any) -> None:
         "run",
         help="the reference's run.sh: pretrain, finetune (and test) a MobileVLM in one command",
         description="Run the stages named by TASK (pretrain, finetune, test, joined by '-') for MODEL with the "
-        "published recipes of its version: stage I into OUTPUT/pretrain, stage II from it into OUTPUT/finetune. "
-        "'test' needs an evaluation runner, which mvlm does not have yet: it is reported and skipped.",
+        "published recipes of its version: stage I into OUTPUT/pretrain, stage II from it into OUTPUT/finetune, "
+        "then the benchmarks under --benchmark-data with the stage-II model into OUTPUT/test (mvlm eval's runner; "
+        "under torchrun each process answers one chunk).",
     )
     parser.add_argument("model", help="a MobileVLM preset: mobilevlm1.7b, mobilevlm3b, mobilevlm_v2_1.7b, ...")
     parser.add_argument("task", help="pretrain-finetune-test, pretrain-finetune, finetune, ...")
@@ -164,7 +165,13 @@ def _add_pipeline_command(commands: Any) -> None:
     parser.add_argument("--pretrain-images", default=None, help="stage-I image folder")
     parser.add_argument("--finetune-data", nargs="+", default=None, help="stage-II LLaVA data file(s)")
     parser.add_argument("--finetune-images", default=None, help="stage-II image folder")
-    parser.add_argument("--output", required=True, help="work folder: OUTPUT/pretrain, OUTPUT/finetune")
+    parser.add_argument("--output", required=True, help="work folder: OUTPUT/pretrain, OUTPUT/finetune, OUTPUT/test")
+    parser.add_argument(
+        "--benchmark-data", default=None, help="the test task's benchmark_data root (as the MobileVLM README lays out)"
+    )
+    parser.add_argument(
+        "--benchmarks", nargs="+", default=["all"], help="benchmarks the test task runs (default: all found)"
+    )
     _add_run_options(parser)
     parser.set_defaults(handler=_pipeline_command)
 
@@ -347,12 +354,34 @@ def _pipeline_command(args: argparse.Namespace) -> int:
         )
         _report(train(config))
     if "test" in tasks:
-        print(
-            "test: skipped; mvlm has no evaluation runner yet (mvlm.eval holds the benchmarks and metrics only). "
-            f"The trained model is in {stage2}.",
-            file=sys.stderr,
-        )
+        _test_task(args, stage2, output / "test")
     return 0
+
+
+def _test_task(args: argparse.Namespace, model_dir: Path, output: Path) -> None:
+    """The benchmarks with the stage-II model, as the reference's ``run.sh`` runs ``benchmark.sh``."""
+    import os
+
+    if not args.benchmark_data:
+        raise ConfigError("the test task needs --benchmark-data, the benchmark_data root (see the Evaluation docs)")
+    if not model_dir.is_dir():
+        raise ConfigError(f"the test task evaluates {model_dir}; run the finetune task first")
+    try:
+        from mvlm.eval import run_benchmarks
+        from mvlm.inference import load_model_for_inference, resolve_device, resolve_dtype
+    except ImportError as error:  # an installation without the evaluation runner
+        raise ConfigError(f"the test task needs mvlm's evaluation runner: {error}") from error
+    import torch
+
+    world, rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    device = resolve_device(f"cuda:{local}" if torch.cuda.is_available() and world > 1 else "auto")
+    model = load_model_for_inference(str(model_dir), device=device, dtype=resolve_dtype("auto", device))
+    benchmarks = args.benchmarks[0] if args.benchmarks == ["all"] else args.benchmarks
+    for result in run_benchmarks(
+        model, benchmarks, args.benchmark_data, output, num_chunks=world, chunk_idx=rank, progress=rank == 0
+    ):
+        print(result.describe())
 
 
 # ------------------------------------------------------------------------------------------- standalone
