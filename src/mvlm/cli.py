@@ -14,7 +14,7 @@ from typing import Any, cast
 from mvlm import __version__
 from mvlm.errors import MvlmError
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "run_command"]
 
 
 def _projectors_command(args: argparse.Namespace) -> int:
@@ -264,14 +264,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_eval_commands(commands)
     add_export_commands(commands)
-
     add_lm_training_commands(commands)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``mvlm`` command; returns the process exit status."""
-    parser = build_parser()
+def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` with ``parser`` and run the chosen sub-command's handler.
+
+    Returns the handler's exit status; 2 with the help text when no command is given; 1 with a
+    one-line message when the command raises an :class:`~mvlm.errors.MvlmError`.
+    """
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
     if handler is None:
@@ -282,6 +284,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MvlmError as error:
         print(f"mvlm {args.command}: error: {error}", file=sys.stderr)
         return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``mvlm`` command; returns the process exit status."""
+    return run_command(build_parser(), argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,7 +17,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 __all__ = ["add_lm_training_commands", "build_parser", "main"]
@@ -223,19 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a LM-training command; returns the exit status (1 with a message on an mvlm error)."""
-    from mvlm.errors import MvlmError
+    from mvlm.cli import run_command
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
-    if handler is None:
-        parser.print_help()
-        return 2
-    try:
-        return handler(args)
-    except MvlmError as error:
-        print(f"mvlm {args.command}: error: {error}", file=sys.stderr)
-        return 1
+    return run_command(build_parser(), argv)
 
 
 if __name__ == "__main__":  # pragma: no cover
