@@ -6,10 +6,10 @@ sub-packages (``mvlm.projectors``, ...) directly to use a single block on its ow
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mvlm import _transformers_hook
+from mvlm._lazy import lazy_exports
 
 __version__ = "0.1.0.dev0"
 
@@ -83,15 +83,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
 
 _transformers_hook.install()
 
-
-def __getattr__(name: str) -> Any:
-    module_name = _LAZY_EXPORTS.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'mvlm' has no attribute '{name}'")
-    value = getattr(importlib.import_module(module_name), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY_EXPORTS)

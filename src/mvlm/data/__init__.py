@@ -8,9 +8,7 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from mvlm._lazy import lazy_exports
 from mvlm.data.synthetic import (
     SyntheticFiles,
     SyntheticQuestion,
@@ -52,11 +50,4 @@ __all__ = [
     "truncate_sample",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mvlm.data' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -9,9 +9,7 @@ answers and the README table; its names here (``run_benchmark``, ``run_benchmark
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from mvlm._lazy import lazy_exports
 from mvlm.eval.benchmarks import BENCHMARKS, get_benchmark, list_benchmarks
 
 _LAZY_EXPORTS: dict[str, str] = {
@@ -27,15 +25,4 @@ _LAZY_EXPORTS: dict[str, str] = {
 
 __all__ = ["BENCHMARKS", "get_benchmark", "list_benchmarks", *_LAZY_EXPORTS]
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY_EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mvlm.eval' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY_EXPORTS)

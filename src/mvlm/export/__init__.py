@@ -13,8 +13,9 @@ the GGUF writers, ``llama-cpp-python`` (``mvlm[llamacpp]``) for k-quants and the
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mvlm._lazy import lazy_exports
 
 _LAZY_EXPORTS: dict[str, str] = {
     "QUANT_TYPES": "mvlm.export.gguf",
@@ -50,15 +51,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from mvlm.export.llamacpp_backend import LlamaCppBackend, chat
     from mvlm.export.onnx import export_vision_onnx
 
-
-def __getattr__(name: str) -> Any:
-    module_name = _LAZY_EXPORTS.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'mvlm.export' has no attribute '{name}'")
-    value = getattr(importlib.import_module(module_name), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY_EXPORTS)

@@ -23,8 +23,9 @@ Example::
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mvlm._lazy import lazy_exports
 
 _LAZY_EXPORTS: dict[str, str] = {
     "Document": "mvlm.train_lm.documents",
@@ -116,15 +117,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from mvlm.train_lm.tokenizer_files import load_lm_tokenizer, save_tokenizer_files
     from mvlm.train_lm.trainer import LMTrainer, StreamCheckpointCallback, StreamProgress, restore_stream_state
 
-
-def __getattr__(name: str) -> Any:
-    module_name = _LAZY_EXPORTS.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'mvlm.train_lm' has no attribute '{name}'")
-    value = getattr(importlib.import_module(module_name), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY_EXPORTS)
