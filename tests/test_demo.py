@@ -55,7 +55,7 @@ def test_from_pretrained_without_options():
     from mvlm import MobileVLM
 
     model = MobileVLM.from_pretrained(demo_model_path())
-    assert model.num_image_tokens == 9
+    assert model.num_image_tokens == 16
     assert model.tokenizer.bos_token_id == 1 and model.tokenizer.eos_token_id == 2
 
 
