@@ -84,6 +84,7 @@ PUBLIC_MODULES = [
     "mvlm.inference.fast_decode",
     "mvlm.inference.prefix_cache",
     "mvlm.inference.threads",
+    "mvlm.inference.backends",
     "mvlm.cpu_kernels",
     "mvlm.eval.runner",
     "mvlm.eval.asking",

@@ -81,6 +81,16 @@ def _add_inference_options(parser: argparse.ArgumentParser, *, prompt: bool) -> 
     )
     if prompt:
         parser.add_argument("--prompt", required=True, metavar="TEXT", help="the question or instruction")
+        parser.add_argument(
+            "--backend",
+            choices=("transformers", "llama.cpp"),
+            default="transformers",
+            help="decoder: transformers (PyTorch, default) or llama.cpp (images still encoded by PyTorch; the "
+            "language model is exported to GGUF once, into ~/.cache/mvlm; needs mvlm[llamacpp])",
+        )
+        parser.add_argument(
+            "--quant", default="f16", help="GGUF type of the language model for --backend llama.cpp (default: f16)"
+        )
     parser.add_argument(
         "--conv-mode",
         default="v1",
@@ -172,6 +182,7 @@ def _infer_command(args: argparse.Namespace) -> int:
         num_beams=args.num_beams,
         max_new_tokens=args.max_new_tokens,
         stream=args.num_beams == 1,
+        **({"backend": "llama.cpp", "quant": args.quant, "seed": args.seed} if args.backend == "llama.cpp" else {}),
     )
     print_answer(cast("str | Iterator[str]", answer))
     return 0

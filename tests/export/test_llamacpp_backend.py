@@ -164,3 +164,18 @@ def test_module_chat_keeps_one_backend_per_model(load_model: Any, tmp_path: Path
         llamacpp_backend.chat(model, None, "hi", quant="q9")
     for made in llamacpp_backend._BACKENDS.pop(model).values():
         made.close()
+
+
+def test_model_chat_with_the_llamacpp_backend_equals_pytorch(load_model: Any, tmp_path: Path) -> None:
+    """``MobileVLM.chat(..., backend="llama.cpp")`` goes through the decode-backend registry."""
+    from mvlm.export import llamacpp_backend
+
+    model = load_model("v1")
+    picture = image()
+    expected = model.chat(picture, QUESTIONS[0], max_new_tokens=16)
+    got = model.chat(
+        picture, QUESTIONS[0], max_new_tokens=16, backend="llama.cpp", quant="f32", cache_dir=tmp_path, threads=1
+    )
+    assert got == expected
+    for made in llamacpp_backend._BACKENDS.pop(model).values():
+        made.close()

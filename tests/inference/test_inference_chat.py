@@ -286,3 +286,25 @@ def test_option_and_image_errors(model, images, tmp_path):
             model.chat(images[0], "Hi", **options)
     with pytest.raises(ImageError, match="file not found"):
         model.chat(tmp_path / "missing.jpg", "Hi")
+
+
+def test_unknown_backend_is_a_config_error(model):
+    with pytest.raises(ConfigError, match="decode backend"):
+        model.chat(None, "hello", backend="no-such-runtime")
+
+
+def test_registered_backend_receives_the_call(model):
+    from mvlm.inference.backends import DECODE_BACKENDS, register_decode_backend
+
+    calls = []
+
+    @register_decode_backend("test-echo")
+    def echo(model_, images, prompts, **options):
+        calls.append((images, prompts, options["max_new_tokens"]))
+        return "echo"
+
+    try:
+        assert model.chat(None, "hello", backend="test-echo", max_new_tokens=7) == "echo"
+        assert calls == [(None, "hello", 7)]
+    finally:
+        DECODE_BACKENDS.unregister("test-echo")

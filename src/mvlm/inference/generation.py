@@ -43,6 +43,7 @@ def chat(
     history: Sequence[tuple[str, str]] | Sequence[Sequence[tuple[str, str]] | None] | None = None,
     tokenizer: Any = None,
     fast_decode: bool | None = None,
+    backend: str = "transformers",
     **generate_kwargs: Any,
 ) -> str | list[str] | Iterator[str]:
     """Answer ``prompts`` about ``images`` with ``model``.
@@ -77,6 +78,12 @@ def chat(
         fast_decode: Decode with a static KV cache and a compiled step
             (:mod:`mvlm.inference.fast_decode`; the first call compiles). ``None``: as chosen at
             loading (``load_model_for_inference(fast_decode=...)``), else off.
+        backend: ``"transformers"`` (PyTorch, default) or a registered decode backend
+            (:mod:`mvlm.inference.backends`): ``"llama.cpp"`` encodes the images with PyTorch and
+            decodes with llama.cpp, exporting the language model to GGUF once into a cache (needs
+            ``mvlm[llamacpp]``; options ``quant`` (default ``"f16"``), ``cache_dir``, ``threads``,
+            ``seed``; see :func:`mvlm.export.llamacpp_backend.chat`). ``fast_decode`` applies to
+            ``"transformers"`` only.
         **generate_kwargs: More options for transformers' ``generate`` (``top_k``,
             ``repetition_penalty``, ``no_repeat_ngram_size``...).
 
@@ -93,6 +100,23 @@ def chat(
         >>> model.chat("photo.jpg", "What is in the image?")  # doctest: +SKIP
         'A cat sitting on a red sofa.'
     """
+    if backend != "transformers":
+        from mvlm.inference.backends import get_decode_backend
+
+        return get_decode_backend(backend)(
+            model,
+            images,
+            prompts,
+            conv_mode=conv_mode,
+            temperature=temperature,
+            top_p=top_p,
+            num_beams=num_beams,
+            max_new_tokens=max_new_tokens,
+            stream=stream,
+            history=history,
+            tokenizer=tokenizer,
+            **generate_kwargs,
+        )
     requests, batched = make_requests(images, prompts, history)
     return generate_answers(
         model,
