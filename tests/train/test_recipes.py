@@ -6,6 +6,7 @@ import pytest
 
 from mvlm.errors import ConfigError, UnknownNameError
 from mvlm.train import TrainConfig, get_recipe, list_recipes, load_distributed_config, recipe_for
+from mvlm.train.recipes import fsdp_training_arguments
 
 # The facts sheet's table, column by column (1.7B values; 3B where it differs).
 FACTS = {
@@ -121,8 +122,23 @@ def test_shipped_deepspeed_configs_are_the_reference_ones():
 
 def test_shipped_fsdp_config_wraps_llama_layers():
     fsdp = load_distributed_config("fsdp")
-    assert fsdp["fsdp"] == "full_shard auto_wrap"
+    assert fsdp["fsdp"] is True and fsdp["fsdp_config"]["reshard_after_forward"] is True  # full sharding
     assert fsdp["fsdp_config"]["transformer_layer_cls_to_wrap"] == ["LlamaDecoderLayer"]
+
+
+@pytest.mark.parametrize(
+    ("strategy", "expected"),
+    [
+        ("full_shard auto_wrap", (True, {"reshard_after_forward": True})),
+        ("shard_grad_op", (True, {"reshard_after_forward": False})),
+        ("full_shard offload auto_wrap", (True, {"reshard_after_forward": True, "cpu_offload": True})),
+        ("hybrid_shard", ("hybrid_shard", {})),  # FSDP1-only: passed on for transformers to judge
+        (True, (True, {})),
+    ],
+)
+def test_legacy_fsdp_strings_become_transformers_5_settings(strategy, expected):
+    assert fsdp_training_arguments({"fsdp": strategy, "fsdp_config": {}}) == expected
+    assert fsdp_training_arguments({"fsdp": "full_shard", "fsdp_config": {"version": 1}}) == ("full_shard", {"version": 1})
 
 
 def test_unknown_distributed_config():

@@ -15,7 +15,15 @@ from typing import Any
 
 from mvlm.registry import Registry
 
-__all__ = ["RECIPES", "Recipe", "get_recipe", "list_recipes", "load_distributed_config", "recipe_for"]
+__all__ = [
+    "RECIPES",
+    "Recipe",
+    "fsdp_training_arguments",
+    "get_recipe",
+    "list_recipes",
+    "load_distributed_config",
+    "recipe_for",
+]
 
 
 @dataclass(frozen=True)
@@ -135,6 +143,34 @@ def load_distributed_config(name: str) -> dict[str, Any]:
         known = sorted(e.name.removesuffix(".json") for e in folder.iterdir() if e.name.endswith(".json"))
         raise ConfigError(f"no shipped distributed config '{name}'; known: {', '.join(known)} (or pass a JSON path)")
     return {k: v for k, v in json.loads(entry.read_text()).items() if not k.startswith("_")}
+
+
+def fsdp_training_arguments(settings: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """``TrainingArguments``' ``fsdp`` and ``fsdp_config`` from an FSDP config dict (shipped or the user's).
+
+    The legacy strategy string (``"full_shard auto_wrap"``, what the reference's scripts pass) is
+    deprecated in transformers 5 for FSDP2; it becomes ``fsdp=True`` with ``reshard_after_forward``
+    (``full_shard``: true, ``shard_grad_op``: false) and ``cpu_offload`` (``offload``) in the config.
+    A string naming an FSDP1-only strategy, or a config with ``"version": 1``, is passed on unchanged.
+
+    Args:
+        settings: ``{"fsdp": true | "<strategy words>", "fsdp_config": {...}}``.
+    """
+    fsdp = settings.get("fsdp", True)
+    config = dict(settings.get("fsdp_config", {}))
+    if not isinstance(fsdp, str) or int(config.get("version", 2)) != 2:
+        return fsdp, config
+    translated = dict(config)
+    for word in fsdp.split():
+        if word == "full_shard":
+            translated.setdefault("reshard_after_forward", True)
+        elif word == "shard_grad_op":
+            translated.setdefault("reshard_after_forward", False)
+        elif word == "offload":
+            translated.setdefault("cpu_offload", True)
+        elif word != "auto_wrap":
+            return fsdp, config  # an FSDP1-only strategy: transformers handles (or refuses) it
+    return True, translated
 
 
 def _register_packaged_recipes() -> None:

@@ -24,7 +24,7 @@ import torch
 from mvlm.errors import ConfigError
 from mvlm.train.config import TrainConfig
 from mvlm.train.freezing import TrainableParts, apply_trainable_parts, count_parameters
-from mvlm.train.recipes import load_distributed_config
+from mvlm.train.recipes import fsdp_training_arguments, load_distributed_config
 from mvlm.train.trainer import PROJECTOR_FILE, LossLogCallback, MobileVLMTrainer, last_checkpoint
 
 __all__ = ["TrainResult", "build_training_model", "train"]
@@ -230,8 +230,7 @@ def _training_arguments(config: TrainConfig, learning_rate: float, projector_onl
         options["deepspeed"] = _read_json(name) if name.endswith(".json") else load_distributed_config(name)
     if config.fsdp:
         fsdp = _read_json(config.fsdp) if isinstance(config.fsdp, str) else load_distributed_config("fsdp")
-        options["fsdp"] = fsdp["fsdp"]
-        options["fsdp_config"] = fsdp.get("fsdp_config", {})
+        options["fsdp"], options["fsdp_config"] = fsdp_training_arguments(fsdp)
     options.update(config.extra_training_arguments)
     return TrainingArguments(**options)
 

@@ -94,6 +94,22 @@ class MobileVLMTrainer(Trainer):
         self.optimizer = optimizer_cls(parameter_groups, **optimizer_kwargs)
         return self.optimizer
 
+    # ----------------------------------------------------------------------------- steps
+    def training_step(
+        self, model: torch.nn.Module, inputs: dict[str, Any], num_items_in_batch: torch.Tensor | int | None = None
+    ) -> torch.Tensor:
+        """One step as ``Trainer`` does, except that a step whose labels are all masked trains with a zero loss.
+
+        transformers divides the summed loss by the step's count of unmasked labels; when every sample
+        of the step was cut by ``model_max_length`` before its first answer that count is 0 and the loss
+        ``0 / 0`` would turn the weights into NaN. The sum (0) is divided by 1 instead.
+        """
+        if isinstance(num_items_in_batch, torch.Tensor) and int(num_items_in_batch) == 0:
+            num_items_in_batch = torch.ones_like(num_items_in_batch)
+        elif num_items_in_batch == 0:
+            num_items_in_batch = 1
+        return super().training_step(model, inputs, num_items_in_batch)
+
     # ----------------------------------------------------------------------------- sampling
     def _get_train_sampler(self, train_dataset: Any = None) -> Sampler[int] | None:
         if self.train_sampler_factory is None:

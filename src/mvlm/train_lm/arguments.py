@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from mvlm.errors import ConfigError
+from mvlm.train.recipes import fsdp_training_arguments, load_distributed_config
 
 __all__ = ["RunOptions", "bf16_supported", "build_training_arguments", "world_size"]
 
@@ -88,22 +89,6 @@ def _accelerator_available() -> bool:
     return bool(torch.cuda.is_available() or (xpu is not None and xpu.is_available()))
 
 
-def _fsdp_settings(fsdp: Any, fsdp_config: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    """Legacy ``"full_shard auto_wrap"`` strings as ``fsdp=True`` plus ``fsdp_config`` (transformers 5's form)."""
-    if not isinstance(fsdp, str) or int(fsdp_config.get("version", 2)) != 2:
-        return fsdp, fsdp_config
-    for item in fsdp.split():
-        if item == "full_shard":
-            fsdp_config.setdefault("reshard_after_forward", True)
-        elif item == "shard_grad_op":
-            fsdp_config.setdefault("reshard_after_forward", False)
-        elif item == "offload":
-            fsdp_config.setdefault("cpu_offload", True)
-        elif item != "auto_wrap":
-            return fsdp, fsdp_config  # an FSDP1-only strategy: let transformers handle (or refuse) it
-    return True, fsdp_config
-
-
 def _distributed_options(options: RunOptions) -> dict[str, Any]:
     if options.fsdp and options.deepspeed:
         raise ConfigError("choose FSDP or DeepSpeed, not both")
@@ -116,17 +101,13 @@ def _distributed_options(options: RunOptions) -> dict[str, Any]:
                 raise ConfigError(f"fsdp: no FSDP configuration file '{path}' (or pass True for the shipped one)")
             fsdp = json.loads(path.read_text())
         else:
-            from mvlm.train.recipes import load_distributed_config
-
             fsdp = load_distributed_config("fsdp")
-        out["fsdp"], out["fsdp_config"] = _fsdp_settings(fsdp.get("fsdp", True), dict(fsdp.get("fsdp_config", {})))
+        out["fsdp"], out["fsdp_config"] = fsdp_training_arguments(fsdp)
     if options.deepspeed:
         path = Path(options.deepspeed)
         if path.is_file():
             out["deepspeed"] = json.loads(path.read_text())
         else:
-            from mvlm.train.recipes import load_distributed_config
-
             out["deepspeed"] = load_distributed_config(options.deepspeed)
     return out
 
