@@ -231,11 +231,23 @@ def test_scene_rules_and_round_trip():
         ({"families": ["colour"]}, "families must be distinct names"),
         ({"sizes": ["small"], "families": ["size"]}, "cannot ask"),
         ({"seed": -1}, "seed"),
+        ({"count_kinds": ["colour"]}, "count_kinds must be distinct names"),
+        ({"count_kinds": []}, "count_kinds must be distinct names"),
     ],
 )
 def test_world_options_are_checked(options, message):
     with pytest.raises(ConfigError, match=message):
         SyntheticWorld(**options)
+
+
+def test_count_kinds_choose_what_count_questions_count():
+    scene = Scene((SceneObject("circle", "red", "large", 0, 0), SceneObject("star", "blue", "large", 2, 2)))
+    every = SyntheticWorld(families=["count"]).questions(scene)["count"]
+    assert {qa.question for qa in every} >= {"How many shapes are there?", "How many red shapes are there?", "How many circles are there?"}
+    total = SyntheticWorld(families=["count"], count_kinds=["total"]).questions(scene)["count"]
+    assert [(qa.question, qa.answer) for qa in total] == [("How many shapes are there?", "2")]
+    by_color = SyntheticWorld(families=["count"], count_kinds=["color"]).questions(scene)["count"]
+    assert {qa.question for qa in by_color} == {f"How many {c} shapes are there?" for c in PALETTE}
 
 
 def test_a_world_with_nothing_to_ask_says_so():

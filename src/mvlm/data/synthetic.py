@@ -58,6 +58,7 @@ __all__ = [
     "BACKGROUND",
     "CAPTION_PROMPT",
     "COLUMNS",
+    "COUNT_KINDS",
     "DEFAULT_IMAGE_SIZE",
     "DEFAULT_MAX_SHAPES",
     "FAMILIES",
@@ -105,6 +106,8 @@ COLUMNS: tuple[str, ...] = ("left", "center", "right")
 BACKGROUND: tuple[int, int, int] = (40, 44, 52)
 #: Question families, in the order the world lists them.
 FAMILIES: tuple[str, ...] = ("color", "shape", "size", "count", "position", "exists", "relation")
+#: What a ``count`` question may count: every shape, the shapes of one colour, the shapes of one kind.
+COUNT_KINDS: tuple[str, ...] = ("total", "color", "shape")
 #: Split names; each owns a fixed share of the scene space (80 / 10 / 10 %).
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 #: Output formats: LLaVA captions, LLaVA question/answer conversations, evaluation questions.
@@ -294,6 +297,9 @@ class SyntheticWorld:
         sizes: Sizes to use (default: both of :data:`SIZES`); with one size the ``size`` family is off.
         families: Question families to ask (default: every family this world can ask).
         max_turns: Most question/answer turns in a ``finetune`` record.
+        count_kinds: What ``count`` questions count (default: all of :data:`COUNT_KINDS`): ``total``
+            asks "How many shapes are there?", ``color`` "How many red shapes are there?" and
+            ``shape`` "How many circles are there?".
 
     Raises:
         ConfigError: An option is out of range or names something unknown.
@@ -311,6 +317,7 @@ class SyntheticWorld:
         sizes: Sequence[str] | None = None,
         families: Sequence[str] | None = None,
         max_turns: int = 3,
+        count_kinds: Sequence[str] | None = None,
     ) -> None:
         for name, value, low, high in (
             ("seed", seed, 0, 2**63),
@@ -331,6 +338,7 @@ class SyntheticWorld:
                 f"({len(self.colors) * len(self.shapes)}), got {min_shapes} and {max_shapes}"
             )
         self.min_shapes, self.max_shapes = min_shapes, max_shapes
+        self.count_kinds = _choose(count_kinds, COUNT_KINDS, "count_kinds")
         possible = [f for f in FAMILIES if f != "size" or len(self.sizes) > 1]
         possible = [f for f in possible if f != "relation" or max_shapes > 1]
         self.families = tuple(possible) if families is None else _choose(families, FAMILIES, "families")
@@ -344,7 +352,8 @@ class SyntheticWorld:
         return (
             f"SyntheticWorld(seed={self.seed}, image_size={self.image_size}, max_shapes={self.max_shapes}, "
             f"min_shapes={self.min_shapes}, colors={list(self.colors)}, shapes={list(self.shapes)}, "
-            f"sizes={list(self.sizes)}, families={list(self.families)}, max_turns={self.max_turns})"
+            f"sizes={list(self.sizes)}, families={list(self.families)}, max_turns={self.max_turns}, "
+            f"count_kinds={list(self.count_kinds)})"
         )
 
     # ------------------------------------------------------------------------------------ scenes
@@ -439,10 +448,11 @@ class SyntheticWorld:
                 add("shape", f"What shape is the {obj.color} object?", obj.shape)
             add("size", f"What size is the {obj.label}?", obj.size)
             add("position", f"Where is the {obj.label}?", obj.position)
-        add("count", "How many shapes are there?", str(len(objects)))
-        for color in self.colors:
+        if "total" in self.count_kinds:
+            add("count", "How many shapes are there?", str(len(objects)))
+        for color in self.colors if "color" in self.count_kinds else ():
             add("count", f"How many {color} shapes are there?", str(sum(o.color == color for o in objects)))
-        for shape in self.shapes:
+        for shape in self.shapes if "shape" in self.count_kinds else ():
             add("count", f"How many {shape}s are there?", str(sum(o.shape == shape for o in objects)))
         present = {o.label for o in objects}
         for color in self.colors:
