@@ -105,6 +105,15 @@ PUBLIC_MODULES = [
     "mvlm.export.llamacpp",
     "mvlm.export.llamacpp_backend",
     "mvlm.export.onnx",
+    "mvlm.train",
+    "mvlm.train.config",
+    "mvlm.train.recipes",
+    "mvlm.train.freezing",
+    "mvlm.train.lora",
+    "mvlm.train.trainer",
+    "mvlm.train.run",
+    "mvlm.train.cli",
+    "mvlm.demo",
 ]
 
 

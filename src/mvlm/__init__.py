@@ -36,6 +36,7 @@ _LAZY_EXPORTS: dict[str, str] = {
     "list_vision_towers": "mvlm.vision",
     "register_vision_tower": "mvlm.vision",
     "inference_once": "mvlm.inference",
+    "demo_model_path": "mvlm.demo",
 }
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "__version__",
     "create_projector",
     "create_vision_tower",
+    "demo_model_path",
     "get_conversation",
     "inference_once",
     "list_conversations",
@@ -64,6 +66,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from mvlm.demo import demo_model_path
     from mvlm.errors import MvlmError
     from mvlm.inference import inference_once
     from mvlm.language import MobileLLaMAConfig

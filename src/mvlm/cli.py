@@ -269,13 +269,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_inference_options(chat, prompt=False)
     chat.set_defaults(handler=_chat_command)
+    from mvlm.demo import add_demo_command
     from mvlm.eval.cli import add_eval_commands
     from mvlm.export.cli import add_export_commands
+    from mvlm.train.cli import add_train_commands
     from mvlm.train_lm.cli import add_lm_training_commands
 
+    add_train_commands(commands)
     add_eval_commands(commands)
     add_export_commands(commands)
     add_lm_training_commands(commands)
+    add_demo_command(commands)
     return parser
 
 
