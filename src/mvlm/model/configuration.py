@@ -110,6 +110,9 @@ class MobileVLMConfig(LlamaConfig):
         self.mm_vision_tower_options = mm_vision_tower_options
         self.mm_vision_config = mm_vision_config
         kwargs.setdefault("pad_token_id", 0)
+        if "torch_dtype" in kwargs:  # the published configs' spelling; transformers 5 warns on reading it
+            torch_dtype = kwargs.pop("torch_dtype")
+            kwargs.setdefault("dtype", torch_dtype)
         super().__init__(**kwargs)
         self._check_multimodal_fields()
 
@@ -157,6 +160,19 @@ class MobileVLMConfig(LlamaConfig):
         return int(getattr(self, "max_sequence_length", None) or self.max_position_embeddings)
 
     # ----------------------------------------------------------------------------- serialisation
+    @property
+    def torch_dtype(self) -> Any:
+        """The model dtype under the published configs' name (``dtype`` in transformers 5), without its warning.
+
+        ``to_dict`` writes ``torch_dtype`` beside ``dtype``, and transformers reads every written key
+        back as an attribute when it prints a config; this name is not deprecated in the checkpoint format.
+        """
+        return self.dtype
+
+    @torch_dtype.setter
+    def torch_dtype(self, value: Any) -> None:
+        self.dtype = value
+
     def to_dict(self) -> dict[str, Any]:
         """The config as a dict, with the published field names restored for the reference code.
 
