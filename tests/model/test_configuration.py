@@ -91,3 +91,22 @@ def test_unknown_preset():
 def test_missing_projector_type_means_linear_as_the_reference():
     assert MobileVLMConfig().mm_projector_type == "linear"
     assert MobileVLMConfig(mm_projector_type=None).mm_projector_type == "linear"
+
+
+def test_published_torch_dtype_is_read_and_printed_without_a_deprecation_warning(tmp_path):
+    from transformers.utils import logging as hf_logging
+
+    fields = published_config_fields("MobileVLM_V2-1.7B")
+    (tmp_path / "config.json").write_text(json.dumps(fields))
+    messages: list[str] = []
+    logger = hf_logging.get_logger("transformers.configuration_utils")
+    original = logger.warning_once
+    logger.warning_once = lambda message, *args, **kwargs: messages.append(str(message))  # type: ignore[method-assign]
+    try:
+        config = MobileVLMConfig.from_pretrained(tmp_path)
+        text = repr(config)
+    finally:
+        logger.warning_once = original  # type: ignore[method-assign]
+    assert str(config.dtype).removeprefix("torch.") == fields["torch_dtype"]
+    assert config.torch_dtype == config.dtype and '"torch_dtype"' in text
+    assert not [m for m in messages if "torch_dtype" in m], messages
