@@ -92,8 +92,8 @@ QUICK = Plan(
     tower_width=64,
     tower_layers=3,
     llm_layers=2,
-    pretrain_steps=450,
-    finetune_steps=150,
+    pretrain_steps=900,
+    finetune_steps=450,
     batch_size=24,
 )
 

@@ -20,8 +20,9 @@ import pytest
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "train_demo_model.py"
 
 
-def blind_accuracy(finetune_file: Path, test_file: Path) -> float:
-    """Accuracy of answering each test question with the training data's most frequent answer to its text."""
+def blind_accuracy(finetune_file: Path, test_file: Path) -> tuple[float, dict[str, float]]:
+    """Accuracy, overall and per family, of answering each test question with the training data's most frequent
+    answer to the same question text (a model that never looks at the image)."""
     answers: dict[str, Counter[str]] = defaultdict(Counter)
     by_family: dict[str, Counter[str]] = defaultdict(Counter)
     for record in json.loads(finetune_file.read_text()):
@@ -32,11 +33,13 @@ def blind_accuracy(finetune_file: Path, test_file: Path) -> float:
     questions = [json.loads(line) for line in test_file.read_text().splitlines() if line.strip()]
     for question in questions:
         by_family[question["family"]].update(answers[question["text"]])
-    correct = 0
+    tally: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for question in questions:
         known = answers[question["text"]] or by_family[question["family"]]
-        correct += bool(known) and known.most_common(1)[0][0] == question["answer"]
-    return correct / len(questions)
+        tally[question["family"]][0] += bool(known) and known.most_common(1)[0][0] == question["answer"]
+        tally[question["family"]][1] += 1
+    overall = sum(correct for correct, _ in tally.values()) / len(questions)
+    return overall, {family: correct / total for family, (correct, total) in tally.items()}
 
 
 @pytest.mark.slow
@@ -48,9 +51,12 @@ def test_a_tiny_model_trained_from_scratch_answers_held_out_questions(tmp_path):
     report = json.loads((tmp_path / "eval.json").read_text())
     evaluation = report["evaluation"]
     data = tmp_path / "data"
-    blind = blind_accuracy(data / "finetune" / "train.json", data / "test" / "test.jsonl")
-    summary = f"held-out accuracy {evaluation['accuracy']:.2f}, blind {blind:.2f}: {evaluation['families']}"
+    blind, blind_families = blind_accuracy(data / "finetune" / "train.json", data / "test" / "test.jsonl")
+    families = {family: result["accuracy"] for family, result in evaluation["families"].items()}
+    summary = f"held-out accuracy {evaluation['accuracy']:.2f} {families}, blind {blind:.2f} {blind_families}"
     print(summary)
     assert evaluation["total"] >= 150
-    assert evaluation["accuracy"] >= blind + 0.15, summary
-    assert evaluation["families"]["color"]["accuracy"] >= 0.6, summary
+    assert evaluation["accuracy"] >= blind + 0.25, summary
+    # counting the shapes (1 or 2) and naming where one is (9 cells) take seeing the image
+    assert families["count"] >= blind_families["count"] + 0.4, summary
+    assert families["position"] >= blind_families["position"] + 0.3, summary
