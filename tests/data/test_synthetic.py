@@ -243,7 +243,11 @@ def test_world_options_are_checked(options, message):
 def test_count_kinds_choose_what_count_questions_count():
     scene = Scene((SceneObject("circle", "red", "large", 0, 0), SceneObject("star", "blue", "large", 2, 2)))
     every = SyntheticWorld(families=["count"]).questions(scene)["count"]
-    assert {qa.question for qa in every} >= {"How many shapes are there?", "How many red shapes are there?", "How many circles are there?"}
+    assert {qa.question for qa in every} >= {
+        "How many shapes are there?",
+        "How many red shapes are there?",
+        "How many circles are there?",
+    }
     total = SyntheticWorld(families=["count"], count_kinds=["total"]).questions(scene)["count"]
     assert [(qa.question, qa.answer) for qa in total] == [("How many shapes are there?", "2")]
     by_color = SyntheticWorld(families=["count"], count_kinds=["color"]).questions(scene)["count"]

@@ -138,7 +138,10 @@ def test_shipped_fsdp_config_wraps_llama_layers():
 )
 def test_legacy_fsdp_strings_become_transformers_5_settings(strategy, expected):
     assert fsdp_training_arguments({"fsdp": strategy, "fsdp_config": {}}) == expected
-    assert fsdp_training_arguments({"fsdp": "full_shard", "fsdp_config": {"version": 1}}) == ("full_shard", {"version": 1})
+    assert fsdp_training_arguments({"fsdp": "full_shard", "fsdp_config": {"version": 1}}) == (
+        "full_shard",
+        {"version": 1},
+    )
 
 
 def test_unknown_distributed_config():

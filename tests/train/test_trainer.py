@@ -77,7 +77,11 @@ def test_a_step_with_every_label_masked_leaves_the_weights_finite(model, tmp_pat
     trainer = make_trainer(model, tmp_path, projector_lr=None)
     trainer.create_optimizer_and_scheduler(num_training_steps=2)
     input_ids = torch.randint(3, 400, (2, 12))
-    inputs = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids), "labels": torch.full_like(input_ids, -100)}
+    inputs = {
+        "input_ids": input_ids,
+        "attention_mask": torch.ones_like(input_ids),
+        "labels": torch.full_like(input_ids, -100),
+    }
     loss = trainer.training_step(trainer.model, inputs, num_items_in_batch=torch.tensor(0))
     assert torch.isfinite(loss) and float(loss) == 0.0
     trainer.optimizer.step()

@@ -20,8 +20,9 @@ Example::
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mvlm._lazy import lazy_exports
 
 _LAZY_EXPORTS: dict[str, str] = {
     "RECIPES": "mvlm.train.recipes",
@@ -29,6 +30,7 @@ _LAZY_EXPORTS: dict[str, str] = {
     "get_recipe": "mvlm.train.recipes",
     "list_recipes": "mvlm.train.recipes",
     "load_distributed_config": "mvlm.train.recipes",
+    "fsdp_training_arguments": "mvlm.train.recipes",
     "recipe_for": "mvlm.train.recipes",
     "TrainConfig": "mvlm.train.config",
     "TrainableParts": "mvlm.train.freezing",
@@ -60,6 +62,7 @@ __all__ = [
     "apply_trainable_parts",
     "build_training_model",
     "count_parameters",
+    "fsdp_training_arguments",
     "get_recipe",
     "last_checkpoint",
     "list_recipes",
@@ -75,19 +78,17 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from mvlm.train.config import TrainConfig
     from mvlm.train.freezing import TrainableParts, apply_trainable_parts, count_parameters
     from mvlm.train.lora import LoraSettings, apply_lora, lora_target_modules, merge_lora, save_lora
-    from mvlm.train.recipes import RECIPES, Recipe, get_recipe, list_recipes, load_distributed_config, recipe_for
+    from mvlm.train.recipes import (
+        RECIPES,
+        Recipe,
+        fsdp_training_arguments,
+        get_recipe,
+        list_recipes,
+        load_distributed_config,
+        recipe_for,
+    )
     from mvlm.train.run import TrainResult, build_training_model, train
     from mvlm.train.trainer import LossLogCallback, MobileVLMTrainer, last_checkpoint
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _LAZY_EXPORTS.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'mvlm.train' has no attribute '{name}'")
-    value = getattr(importlib.import_module(module_name), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY_EXPORTS)
