@@ -38,7 +38,6 @@ The script prints the held-out accuracy and writes it to ``<output>/eval.json``.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import shutil
 import sys
@@ -52,7 +51,7 @@ import torch
 from mvlm.data.synthetic import CAPTION_PROMPT, SyntheticWorld, generate_dataset, load_synthetic_questions
 from mvlm.demo import answer_question
 from mvlm.eval.benchmarks.synthetic import normalize_synthetic_answer
-from mvlm.language import load_tokenizer
+from mvlm.language import load_tokenizer, train_llama_tokenizer
 from mvlm.model import MobileVLM, MobileVLMConfig
 from mvlm.prompting import get_conversation
 from mvlm.train import TrainConfig, train
@@ -130,45 +129,7 @@ def corpus(data: dict[str, Path]) -> list[str]:
 
 def train_tokenizer(folder: Path, texts: list[str], vocab_size: int) -> Path:
     """A LLaMA-style SentencePiece BPE model (unk 0, bos 1, eos 2, no pad piece, byte fallback) and its config files."""
-    import sentencepiece as spm
-
-    folder.mkdir(parents=True, exist_ok=True)
-    model = io.BytesIO()
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(text.replace("\n", " ") for text in texts),
-        model_writer=model,
-        vocab_size=vocab_size,
-        model_type="bpe",
-        byte_fallback=True,
-        unk_id=0,
-        bos_id=1,
-        eos_id=2,
-        pad_id=-1,
-        add_dummy_prefix=True,
-        remove_extra_whitespaces=False,
-        normalization_rule_name="identity",
-        split_digits=True,
-        character_coverage=1.0,
-        hard_vocab_limit=False,
-        num_threads=1,
-        minloglevel=2,
-    )
-    (folder / "tokenizer.model").write_bytes(model.getvalue())
-    specials = {"unk_token": "<unk>", "bos_token": "<s>", "eos_token": "</s>"}
-    config = {
-        "tokenizer_class": "LlamaTokenizer",
-        "add_bos_token": True,
-        "add_eos_token": False,
-        "clean_up_tokenization_spaces": False,
-        "legacy": True,
-        "model_max_length": 256,
-        "pad_token": None,
-        "padding_side": "right",
-        **specials,
-    }
-    (folder / "tokenizer_config.json").write_text(json.dumps(config, indent=2))
-    (folder / "special_tokens_map.json").write_text(json.dumps(specials, indent=2))
-    return folder
+    return train_llama_tokenizer(folder, texts, vocab_size, model_max_length=256, legacy=True)
 
 
 def build_initial_model(folder: Path, tokenizer_dir: Path, plan: Plan, seed: int) -> Path:

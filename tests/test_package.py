@@ -64,6 +64,7 @@ PUBLIC_MODULES = [
     "mvlm.language",
     "mvlm.language.mobilellama",
     "mvlm.language.tokenizer",
+    "mvlm.language.tokenizer_training",
     "mvlm.model",
     "mvlm.model.configuration",
     "mvlm.model.modeling",

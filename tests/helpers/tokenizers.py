@@ -12,8 +12,6 @@ works as it does on the real ones.
 
 from __future__ import annotations
 
-import io
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -33,8 +31,6 @@ DEFAULT_TEXTS: tuple[str, ...] = (
     "Is there a dog in the photo? Yes, there is. No, there is not. What color is the car? Blue.",
 )
 """Sentences the default tokenizer is trained on: the templates' words and a few questions and answers."""
-
-SPECIAL_TOKENS = {"unk_token": "<unk>", "bos_token": "<s>", "eos_token": "</s>"}
 
 
 def build_tiny_sentencepiece_tokenizer(
@@ -60,49 +56,17 @@ def build_tiny_sentencepiece_tokenizer(
     Returns:
         ``folder`` as a :class:`~pathlib.Path`.
     """
-    import sentencepiece as spm
+    from mvlm.language import train_llama_tokenizer
 
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    sentences = [text.replace("\n", " ") for text in (DEFAULT_TEXTS if texts is None else texts)]
-    model = io.BytesIO()
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(sentences * 8),
-        model_writer=model,
-        vocab_size=vocab_size,
-        model_type="bpe",
-        byte_fallback=True,
-        unk_id=0,
-        bos_id=1,
-        eos_id=2,
-        pad_id=-1,
-        add_dummy_prefix=True,
-        remove_extra_whitespaces=False,
-        normalization_rule_name="identity",
-        split_digits=True,
+    sentences = list(DEFAULT_TEXTS if texts is None else texts)
+    return train_llama_tokenizer(
+        folder,
+        sentences * 8,
+        vocab_size,
+        model_max_length=model_max_length,
+        legacy=legacy,
         allow_whitespace_only_pieces=True,
-        character_coverage=1.0,
-        hard_vocab_limit=False,
-        num_threads=1,
-        minloglevel=2,
     )
-    (folder / "tokenizer.model").write_bytes(model.getvalue())
-    config: dict[str, Any] = {
-        "tokenizer_class": "LlamaTokenizer",
-        "add_bos_token": True,
-        "add_eos_token": False,
-        "clean_up_tokenization_spaces": False,
-        "model_max_length": model_max_length,
-        "pad_token": None,
-        "padding_side": "right",
-        "sp_model_kwargs": {},
-        **SPECIAL_TOKENS,
-    }
-    if legacy is not None:
-        config["legacy"] = legacy
-    (folder / "tokenizer_config.json").write_text(json.dumps(config, indent=2))
-    (folder / "special_tokens_map.json").write_text(json.dumps(SPECIAL_TOKENS, indent=2))
-    return folder
 
 
 def load_slow_tokenizer(folder: str | Path) -> Any:

@@ -13,6 +13,7 @@ from mvlm.language.mobilellama import (
     register_language_model_preset,
 )
 from mvlm.language.tokenizer import load_tokenizer
+from mvlm.language.tokenizer_training import train_llama_tokenizer
 
 __all__ = [
     "LANGUAGE_MODEL_PRESETS",
@@ -22,4 +23,5 @@ __all__ = [
     "list_language_model_presets",
     "load_tokenizer",
     "register_language_model_preset",
+    "train_llama_tokenizer",
 ]
