@@ -28,7 +28,14 @@ from transformers import Trainer, TrainerCallback
 
 from mvlm.train.lora import NON_LORA_TRAINABLES, load_non_lora_trainables, save_non_lora_trainables
 
-__all__ = ["LOSS_LOG", "PROJECTOR_FILE", "LossLogCallback", "MobileVLMTrainer", "last_checkpoint"]
+__all__ = [
+    "LOSS_LOG",
+    "PROJECTOR_FILE",
+    "LossLogCallback",
+    "MobileVLMTrainer",
+    "last_checkpoint",
+    "nonzero_item_count",
+]
 
 PROJECTOR_FILE = "mm_projector.bin"
 """The stage-I output file: the projector alone, ``model.mm_projector.*`` keys (as the reference)."""
@@ -104,11 +111,7 @@ class MobileVLMTrainer(Trainer):
         of the step was cut by ``model_max_length`` before its first answer that count is 0 and the loss
         ``0 / 0`` would turn the weights into NaN. The sum (0) is divided by 1 instead.
         """
-        if isinstance(num_items_in_batch, torch.Tensor) and int(num_items_in_batch) == 0:
-            num_items_in_batch = torch.ones_like(num_items_in_batch)
-        elif num_items_in_batch == 0:
-            num_items_in_batch = 1
-        return super().training_step(model, inputs, num_items_in_batch)
+        return super().training_step(model, inputs, nonzero_item_count(num_items_in_batch))
 
     # ----------------------------------------------------------------------------- sampling
     def _get_train_sampler(self, train_dataset: Any = None) -> Sampler[int] | None:
@@ -177,6 +180,18 @@ class LossLogCallback(TrainerCallback):
     @staticmethod
     def _row(entry: dict[str, Any]) -> list[Any]:
         return [entry.get(column, "") for column in _LOSS_COLUMNS]
+
+
+def nonzero_item_count(num_items_in_batch: torch.Tensor | int | None) -> torch.Tensor | int | None:
+    """``num_items_in_batch`` (the step's count of trained labels) with 0 replaced by 1.
+
+    transformers divides a step's summed loss by this count; a step with no trained label (every
+    sample cut before its first answer) would give ``0 / 0 = NaN`` and poison the weights. With 1,
+    the (zero) sum stays zero: a harmless empty step. Shared by the MobileVLM and MobileLLaMA trainers.
+    """
+    if isinstance(num_items_in_batch, torch.Tensor):
+        return torch.ones_like(num_items_in_batch) if int(num_items_in_batch) == 0 else num_items_in_batch
+    return 1 if num_items_in_batch == 0 else num_items_in_batch
 
 
 def last_checkpoint(output_dir: str | os.PathLike[str]) -> str | None:

@@ -31,6 +31,7 @@ from torch.utils.data import DataLoader
 from transformers import Trainer, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 from mvlm.errors import CheckpointError, ConfigError
+from mvlm.train.trainer import nonzero_item_count
 from mvlm.train_lm.stream import STREAM_STATE_KEY, PackedTokenStream
 
 __all__ = [
@@ -204,11 +205,7 @@ class LMTrainer(Trainer):
         mask = inputs.get("attention_mask")
         tokens = int(mask.sum()) if isinstance(mask, torch.Tensor) else int(inputs["input_ids"].numel())
         self._tokens_since_log += tokens
-        if isinstance(num_items_in_batch, torch.Tensor) and int(num_items_in_batch) == 0:
-            # every label of the step is masked (SFT samples cut before their first answer): the loss would be
-            # 0 / 0 = NaN and poison the weights; divide the (zero) sum by 1 instead, a harmless empty step
-            num_items_in_batch = torch.ones_like(num_items_in_batch)
-        return super().training_step(model, inputs, num_items_in_batch)
+        return super().training_step(model, inputs, nonzero_item_count(num_items_in_batch))
 
     # ----------------------------------------------------------------------------- logging
     def evaluate(self, *args: Any, **kwargs: Any) -> dict[str, float]:
