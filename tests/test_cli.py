@@ -30,3 +30,32 @@ def test_synth_data_command_writes_a_dataset(tmp_path, capsys):
     assert main(["synth-data", "--out", str(tmp_path), "--samples", "3", "--stage", "eval", "--split", "test"]) == 0
     assert "wrote 3 records" in capsys.readouterr().out
     assert (tmp_path / "test.jsonl").is_file() and list((tmp_path / "images").glob("*.png"))
+
+
+def test_every_command_is_on_the_mvlm_parser(capsys):
+    assert main([]) == 2
+    usage = capsys.readouterr().out
+    for command in (
+        "projectors", "synth-data", "infer", "chat", "train", "merge-lora", "run", "eval", "score", "export",
+        "pretrain-lm", "sft-lm", "demo",
+    ):  # fmt: skip
+        assert command in usage, command
+
+
+def test_demo_command_answers_the_bundled_questions(capsys):
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert main(["demo"]) == 0
+    finally:
+        torch.set_num_threads(previous)
+    lines = capsys.readouterr().out.strip().splitlines()
+    correct, total = (int(n) for n in lines[-1].split(" ")[0].split("/"))
+    assert lines[-1].endswith("answered as expected") and total == len(lines) - 1 and correct >= 0.8 * total
+
+
+def test_demo_command_with_a_missing_model_says_so(tmp_path, capsys):
+    assert main(["demo", "--model", str(tmp_path / "nowhere")]) == 1
+    assert "mvlm demo: error:" in capsys.readouterr().err

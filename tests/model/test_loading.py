@@ -287,3 +287,16 @@ def test_vision_weights_switch(tmp_path, tiny_tokenizer_dir, preset, vision_weig
         assert torch.equal(loaded, stored)
     with pytest.raises(ConfigError, match="vision_weights"):
         MobileVLM.from_pretrained(folder, vision_weights="fresh")
+
+
+@pytest.mark.parametrize("as_path", [True, False])
+def test_a_missing_local_folder_is_named_without_asking_the_hub(tmp_path, monkeypatch, as_path):
+    import huggingface_hub
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("the hub was asked for a local path")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", no_network)
+    missing = tmp_path / "no-such-checkpoint"
+    with pytest.raises(CheckpointError, match="no-such-checkpoint: there is no such folder"):
+        MobileVLM.from_pretrained(missing if as_path else str(missing))

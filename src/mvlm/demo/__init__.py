@@ -154,7 +154,7 @@ def run_demo(model_path: str | os.PathLike[str] | None = None, *, print_fn: Any 
     from mvlm.eval.benchmarks.synthetic import normalize_synthetic_answer
     from mvlm.model import MobileVLM
 
-    path = demo_model_path() if model_path is None else Path(model_path)
+    path = demo_model_path() if model_path is None else model_path
     model = MobileVLM.from_pretrained(path, dtype=torch.float32).eval()
     questions = demo_questions()
     correct = 0

@@ -25,6 +25,7 @@ from mvlm.errors import CheckpointError, MvlmError
 __all__ = [
     "IGNORED_CHECKPOINT_KEYS",
     "check_loading_report",
+    "check_local_source",
     "describe_source",
     "load_projector_weights",
     "read_state_dict",
@@ -98,6 +99,31 @@ def wrap_loading_error(error: BaseException, source: str) -> MvlmError:
     elif _looks_corrupted(error):
         hint = " (the weight file looks truncated or corrupted; download it again)"
     return CheckpointError(f"could not load a MobileVLM from {source}: {text}{hint}")
+
+
+def check_local_source(name_or_path: str | os.PathLike[str]) -> None:
+    """Refuse, before any download is tried, a checkpoint named as a local path that does not exist.
+
+    A path object, or a string that is absolute, starts with ``.`` or ``~``, or has more than one
+    ``/`` cannot be a hub id; without this check transformers would ask the hub for it (with
+    retries) and report a network error instead.
+
+    Raises:
+        CheckpointError: The folder does not exist.
+    """
+    text = os.fspath(name_or_path)
+    path_like = (
+        not isinstance(name_or_path, str)
+        or os.path.isabs(text)
+        or text.startswith((".", "~"))
+        or text.count("/") > 1
+        or (os.sep != "/" and os.sep in text)
+    )
+    if path_like and not Path(text).expanduser().exists():
+        raise CheckpointError(
+            f"could not load a MobileVLM from {text}: there is no such folder (a hub id looks like "
+            "'mtgv/MobileVLM-1.7B'; a local checkpoint is a folder with config.json)"
+        )
 
 
 _CORRUPTION_MARKERS = ("pytorchstreamreader", "central directory", "unpickl", "deserializ", "incomplete", "truncat")

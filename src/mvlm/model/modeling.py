@@ -291,11 +291,12 @@ class MobileVLMForCausalLM(MobileVLMPreTrainedModel, GenerationMixin):
             CheckpointError: Unreadable, truncated or mismatching weights; no checkpoint there.
             ConfigError: ``config.json`` names an unknown projector / tower or an unsupported option.
         """
-        from mvlm.model.loading import check_loading_report, describe_source, wrap_loading_error
+        from mvlm.model.loading import check_loading_report, check_local_source, describe_source, wrap_loading_error
 
         if vision_weights not in ("checkpoint", "original", "reference"):
             raise ConfigError(f"vision_weights must be 'checkpoint', 'original' or 'reference', got {vision_weights!r}")
         source = describe_source(pretrained_model_name_or_path)
+        check_local_source(pretrained_model_name_or_path)
         want_report = kwargs.pop("output_loading_info", False)
         # transformers only logs shape mismatches before raising; let it report them, then raise our own error.
         allow_mismatch = kwargs.pop("ignore_mismatched_sizes", False)
