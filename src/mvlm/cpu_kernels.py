@@ -17,6 +17,11 @@ meant for a few rows (decoding); larger inputs (prefill) are faster as a dequant
 
 :func:`load_cpu_kernels` returns the compiled module, or ``None`` when it cannot be built here (no
 compiler, no AVX2/FMA, ``MVLM_CPU_KERNELS=0``); callers then fall back to plain PyTorch.
+
+The kernels are also registered as PyTorch custom operators, ``torch.ops.mvlm.int8_gemv`` and
+``torch.ops.mvlm.int4_gemv`` (with their output shapes for tracing), so code compiled with
+``torch.compile`` (mvlm's ``fast_decode`` step) calls them instead of dequantizing every weight at
+every step.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import os
 import warnings
 from typing import Any
 
-__all__ = ["cpu_supports", "load_cpu_kernels"]
+__all__ = ["cpu_supports", "custom_ops_available", "kernels_loaded", "load_cpu_kernels"]
 
 _SOURCE = r"""
 #include <torch/extension.h>
@@ -153,6 +158,14 @@ def cpu_supports(*flags: str) -> bool:
     return capability in ("AVX2", "AVX512") and set(flags) <= {"avx2", "fma"}
 
 
+def kernels_loaded() -> bool:
+    """Whether :func:`load_cpu_kernels` already ran here and gave the kernels (never compiles anything).
+
+    Compiled code asks this instead of :func:`load_cpu_kernels`, which may build and warn.
+    """
+    return _LOADED is not None
+
+
 @functools.cache
 def load_cpu_kernels() -> Any:
     """Compile (once per machine, cached by PyTorch) and return the kernels, or ``None`` where they cannot run.
@@ -165,7 +178,8 @@ def load_cpu_kernels() -> Any:
     try:
         from torch.utils.cpp_extension import load_inline
 
-        return load_inline(
+        global _LOADED
+        _LOADED = load_inline(
             name="mvlm_cpu_kernels_v2",
             cpp_sources=[_SOURCE],
             functions=["int8_gemv", "int4_gemv"],
@@ -173,6 +187,7 @@ def load_cpu_kernels() -> Any:
             extra_ldflags=["-fopenmp"],
             verbose=False,
         )
+        return _LOADED
     except Exception as error:  # no compiler, no ninja, headers missing...
         warnings.warn(
             f"mvlm's int8/int4 CPU kernels could not be built ({type(error).__name__}: {error}); "
@@ -181,3 +196,45 @@ def load_cpu_kernels() -> Any:
             stacklevel=2,
         )
         return None
+
+
+def _register_custom_ops() -> None:
+    """``torch.ops.mvlm.int8_gemv`` / ``int4_gemv``: the kernels as operators ``torch.compile`` can call."""
+    import torch
+    from torch import Tensor
+
+    @torch.library.custom_op("mvlm::int8_gemv", mutates_args=(), schema="(Tensor x, Tensor q, Tensor scale) -> Tensor")  # type: ignore[misc]
+    def int8_gemv(x: Tensor, q: Tensor, scale: Tensor) -> Tensor:
+        return load_cpu_kernels().int8_gemv(x, q, scale)  # type: ignore[no-any-return]
+
+    @int8_gemv.register_fake  # type: ignore[misc]
+    def _int8_gemv_shape(x: Tensor, q: Tensor, scale: Tensor) -> Tensor:
+        return x.new_empty((x.shape[0], q.shape[0]))
+
+    @torch.library.custom_op(
+        "mvlm::int4_gemv",
+        mutates_args=(),
+        schema="(Tensor x, Tensor packed, Tensor scale_min, int group_size) -> Tensor",
+    )  # type: ignore[misc]
+    def int4_gemv(x: Tensor, packed: Tensor, scale_min: Tensor, group_size: int) -> Tensor:
+        return load_cpu_kernels().int4_gemv(x, packed, scale_min, group_size)  # type: ignore[no-any-return]
+
+    @int4_gemv.register_fake  # type: ignore[misc]
+    def _int4_gemv_shape(x: Tensor, packed: Tensor, scale_min: Tensor, group_size: int) -> Tensor:
+        return x.new_empty((x.shape[0], packed.shape[0]))
+
+
+def custom_ops_available() -> bool:
+    """Whether ``torch.ops.mvlm.int8_gemv`` / ``int4_gemv`` exist (registered on first call; torch >= 2.4)."""
+    global _CUSTOM_OPS
+    if _CUSTOM_OPS is None:
+        import torch
+
+        _CUSTOM_OPS = hasattr(torch.library, "custom_op")
+        if _CUSTOM_OPS:
+            _register_custom_ops()
+    return _CUSTOM_OPS
+
+
+_CUSTOM_OPS: bool | None = None
+_LOADED: Any = None  # the built kernels once load_cpu_kernels succeeded

@@ -61,19 +61,37 @@ DECODE_ROWS = 8
 
 
 def _decode_kernels(flat: Tensor, in_features: int) -> Any:
-    """mvlm's compiled CPU kernels when ``flat`` ``[rows, in]`` suits them (float32, CPU, few rows), else None."""
+    """What runs ``int8_gemv`` / ``int4_gemv`` for ``flat`` ``[rows, in]``, or ``None`` for plain PyTorch.
+
+    mvlm's compiled CPU kernels take float32 CPU inputs of a few rows (decoding) without gradients.
+    Eager code loads (and on first use builds) them here and calls the module directly. Code being
+    compiled by ``torch.compile`` calls them through their custom operators (``torch.ops.mvlm``), and
+    only when the kernels were loaded before (quantizing a CPU model loads them); otherwise (or on a
+    torch without ``torch.library.custom_op``) it dequantizes.
+    """
     if (
         flat.dtype != torch.float32
         or flat.device.type != "cpu"
         or flat.shape[0] > DECODE_ROWS
         or in_features % 32
         or flat.requires_grad
-        or torch.compiler.is_compiling()
     ):
         return None
-    from mvlm.cpu_kernels import load_cpu_kernels
+    from mvlm.cpu_kernels import custom_ops_available, kernels_loaded, load_cpu_kernels
 
-    return load_cpu_kernels()
+    if torch.compiler.is_compiling():
+        return torch.ops.mvlm if kernels_loaded() and custom_ops_available() else None
+    return load_cpu_kernels()  # eager: the module itself (no operator dispatch per call)
+
+
+def _warm_kernels(model: nn.Module) -> None:
+    """Load the CPU kernels now when ``model`` runs on the CPU, so compiled decoding steps can use them later."""
+    parameter = next(model.parameters(), None)
+    if parameter is not None and parameter.device.type == "cpu":
+        from mvlm.cpu_kernels import custom_ops_available, load_cpu_kernels
+
+        if load_cpu_kernels() is not None:
+            custom_ops_available()
 
 
 def quantize_weight_int8(weight: Tensor) -> tuple[Tensor, Tensor]:
@@ -142,7 +160,7 @@ class Int8Linear(nn.Module):
         shape = x.shape
         flat = x.reshape(-1, self.in_features)
         kernels = _decode_kernels(flat, self.in_features)
-        if kernels is not None:  # float32, a few rows (decoding): mvlm's AVX2 kernel, exact up to summation order
+        if kernels is not None:  # float32, few rows (decoding): mvlm's AVX2 kernel, exact up to summation order
             out = kernels.int8_gemv(flat, self.weight_int8, self.scale)
         elif flat.device.type == "cpu" and flat.dtype == torch.bfloat16 and hasattr(torch, "_weight_int8pack_mm"):
             out = torch._weight_int8pack_mm(flat.contiguous(), self.weight_int8, self.scale.to(flat.dtype))
@@ -194,6 +212,7 @@ def quantize_int8(model: nn.Module, *, skip: Iterable[str] = DEFAULT_SKIP) -> nn
         parent = model.get_submodule(parent_name) if parent_name else model
         setattr(parent, child, Int8Linear.from_linear(getattr(parent, child)))
     model._mvlm_int8 = True  # type: ignore[assignment]
+    _warm_kernels(model)
     return model
 
 
@@ -353,6 +372,7 @@ def quantize_int4(model: nn.Module, *, group_size: int = 32, skip: Iterable[str]
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
         setattr(parent, child, Int4Linear.from_linear(getattr(parent, child), group_size))
+    _warm_kernels(model)
     return model
 
 

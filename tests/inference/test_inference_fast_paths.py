@@ -170,3 +170,35 @@ def test_threads_respect_the_user(monkeypatch):
             configure_threads(0)
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("scheme", ["int8", "int4"])
+def test_compiled_decoding_of_a_quantized_model_runs_the_kernels(checkpoint, images, scheme, monkeypatch):
+    """fast_decode's compiled step calls the int8/int4 kernels (custom operators), not a dequantized weight."""
+    import mvlm.cpu_kernels as cpu_kernels
+    from mvlm.model import MobileVLM
+    from mvlm.quantization import quantize_int8
+
+    if cpu_kernels.load_cpu_kernels() is None or not cpu_kernels.custom_ops_available():
+        pytest.skip("mvlm's CPU kernels cannot be built here")
+    # a fresh model, not a copy of the shared one: a copy would share its compiled forward (transformers keeps
+    # it on the instance), which runs the original's layers
+    quantize = quantize_int8 if scheme == "int8" else quantize_int4
+    quantized = quantize(MobileVLM.from_pretrained(checkpoint, dtype=torch.float32).eval())
+    torch._dynamo.reset()
+    eager = quantized.chat(images[0], QUESTIONS[0], max_new_tokens=8)
+    built = cpu_kernels.load_cpu_kernels()
+    calls = []
+
+    class Counting:
+        def __getattr__(self, name):
+            calls.append(name)
+            return getattr(built, name)
+
+    fast = quantized.chat(images[0], QUESTIONS[0], max_new_tokens=8, fast_decode=True)  # compiles
+    monkeypatch.setattr(cpu_kernels, "load_cpu_kernels", lambda: Counting())
+    again = quantized.chat(images[0], QUESTIONS[0], max_new_tokens=8, fast_decode=True)
+    assert again == fast == eager
+    layers = sum(type(m).__name__.endswith(("Int8Linear", "Int4Linear")) for m in quantized.modules())
+    kernel_calls = calls.count(f"{scheme}_gemv")  # every layer once per compiled step (the prefill dequantizes)
+    assert kernel_calls >= 2 * layers and kernel_calls % layers == 0, (kernel_calls, layers)
