@@ -100,38 +100,22 @@ def chat(
         >>> model.chat("photo.jpg", "What is in the image?")  # doctest: +SKIP
         'A cat sitting on a red sofa.'
     """
+    options: dict[str, Any] = {
+        "conv_mode": conv_mode,
+        "temperature": temperature,
+        "top_p": top_p,
+        "num_beams": num_beams,
+        "max_new_tokens": max_new_tokens,
+        "stream": stream,
+        "tokenizer": tokenizer,
+        **generate_kwargs,
+    }
     if backend != "transformers":
         from mvlm.inference.backends import get_decode_backend
 
-        return get_decode_backend(backend)(
-            model,
-            images,
-            prompts,
-            conv_mode=conv_mode,
-            temperature=temperature,
-            top_p=top_p,
-            num_beams=num_beams,
-            max_new_tokens=max_new_tokens,
-            stream=stream,
-            history=history,
-            tokenizer=tokenizer,
-            **generate_kwargs,
-        )
+        return get_decode_backend(backend)(model, images, prompts, history=history, **options)
     requests, batched = make_requests(images, prompts, history)
-    return generate_answers(
-        model,
-        requests,
-        batched=batched,
-        conv_mode=conv_mode,
-        temperature=temperature,
-        top_p=top_p,
-        num_beams=num_beams,
-        max_new_tokens=max_new_tokens,
-        stream=stream,
-        tokenizer=tokenizer,
-        fast_decode=fast_decode,
-        **generate_kwargs,
-    )
+    return generate_answers(model, requests, batched=batched, fast_decode=fast_decode, **options)
 
 
 def check_generation_options(temperature: Any, top_p: Any, num_beams: Any, max_new_tokens: Any) -> None:
