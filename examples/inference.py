@@ -33,9 +33,15 @@ def main() -> None:
     parser.add_argument("--image", help="an image file (default: a drawn picture)")
     parser.add_argument("--max-new-tokens", type=int, default=64, help="most tokens per answer (default: 64)")
     parser.add_argument("--load-8bit", action="store_true", help="8-bit weights (int8 on CPU, bitsandbytes on CUDA)")
+    parser.add_argument(
+        "--dtype",
+        default="auto",
+        help="float32, float16, bfloat16 or auto (default: float16 on CUDA; on CPU bfloat16 where it computes "
+        "bf16 natively, else float32)",
+    )
     args = parser.parse_args()
 
-    model = load_model_for_inference(args.model, load_8bit=args.load_8bit)  # CUDA/fp16 if present, else CPU/fp32
+    model = load_model_for_inference(args.model, dtype=args.dtype, load_8bit=args.load_8bit)
     image = args.image or drawn_picture()
     options = {"max_new_tokens": args.max_new_tokens}
 

@@ -56,15 +56,46 @@ def test_help_explains_every_option():
         assert ("--prompt" in options) == (command == "infer")
 
 
+# The `model` fixture is float32. Every command below whose answer is compared with it pins
+# ``--dtype float32``: the default is bfloat16 on CPUs with native bf16 (AVX-512 BF16, AMX), and a
+# random tiny model's greedy text differs between the two dtypes.
+
+
 def test_infer_prints_the_answer_and_a_loading_line(checkpoint, image_file, model, capsys):
     status = main(
         ["infer", "--model", str(checkpoint), "--image", str(image_file), "--prompt", "What is it?",
-         "--max-new-tokens", "12"]
+         "--max-new-tokens", "12", "--dtype", "float32"]
     )  # fmt: skip
     captured = capsys.readouterr()
     assert status == 0
     assert captured.out == model.chat(image_file, "What is it?", max_new_tokens=12) + "\n"
     assert f"loading {checkpoint} on cpu (float32)" in captured.err and "done in" in captured.err
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (set(), torch.float32),  # an AVX2-only CPU
+        ({"avx512_bf16"}, torch.bfloat16),  # AVX-512 BF16
+        ({"amx_bf16"}, torch.bfloat16),  # AMX
+    ],
+)
+def test_infer_default_dtype_follows_the_cpu(checkpoint, image_file, flags, expected, monkeypatch, capsys):
+    """Without --dtype, the CPU's capability (the probe patched here) picks the dtype; the answer is
+    that of the model loaded in that dtype."""
+    import mvlm.cpu_kernels
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(mvlm.cpu_kernels, "cpu_supports", lambda *wanted: set(wanted) <= flags)
+    argv = ["infer", "--model", str(checkpoint), "--image", str(image_file), "--prompt", "What is it?",
+            "--max-new-tokens", "6"]  # fmt: skip
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    name = str(expected).removeprefix("torch.")
+    assert f"loading {checkpoint} on cpu ({name})" in captured.err
+    same = MobileVLM.from_pretrained(checkpoint, dtype=expected).eval()
+    assert same.dtype == expected
+    assert captured.out == same.chat(image_file, "What is it?", max_new_tokens=6) + "\n"
 
 
 def test_infer_streams_tokens_as_they_are_generated(checkpoint, image_file, monkeypatch, capsys):
@@ -77,12 +108,12 @@ def test_infer_streams_tokens_as_they_are_generated(checkpoint, image_file, monk
 
     monkeypatch.setattr(sys, "stdout", Recorder())
     assert main(["infer", "--model", str(checkpoint), "--image", str(image_file), "--prompt", "Hi",
-                 "--max-new-tokens", "16"]) == 0  # fmt: skip
+                 "--max-new-tokens", "16", "--dtype", "float32"]) == 0  # fmt: skip
     assert len([w for w in writes if w and w != "\n"]) > 1  # several pieces, not one final string
 
 
 def test_infer_options_reach_generation(checkpoint, image_file, model, capsys):
-    args = ["infer", "--model", str(checkpoint), "--prompt", "Describe it.", "--max-new-tokens", "8"]
+    args = ["infer", "--model", str(checkpoint), "--prompt", "Describe it.", "--max-new-tokens", "8", "--dtype", "float32"]
     assert main([*args, "--num-beams", "2", "--image", str(image_file)]) == 0
     assert capsys.readouterr().out.strip() == model.chat(image_file, "Describe it.", max_new_tokens=8, num_beams=2)
     assert main([*args, "--temperature", "0.8", "--top-p", "0.9", "--seed", "3"]) == 0
@@ -90,7 +121,7 @@ def test_infer_options_reach_generation(checkpoint, image_file, model, capsys):
     assert capsys.readouterr().out.strip() == model.chat(
         None, "Describe it.", max_new_tokens=8, temperature=0.8, top_p=0.9
     )
-    assert main([*args, "--load-8bit", "--dtype", "float32", "--device", "cpu"]) == 0
+    assert main([*args, "--load-8bit", "--device", "cpu"]) == 0
     assert capsys.readouterr().out.strip()
 
 
@@ -117,7 +148,9 @@ def test_infer_errors_exit_1_with_a_message(checkpoint, image_file, extra, messa
 def test_chat_runs_a_scripted_conversation(checkpoint, image_file, model, monkeypatch, capsys):
     script = "What is it?\n\nWhat color is it?\n/reset\nWhat is it?\nexit\nnever read\n"
     monkeypatch.setattr(sys, "stdin", io.StringIO(script))
-    status = main(["chat", "--model", str(checkpoint), "--image", str(image_file), "--max-new-tokens", "10"])
+    status = main(
+        ["chat", "--model", str(checkpoint), "--image", str(image_file), "--max-new-tokens", "10", "--dtype", "float32"]
+    )
     out = capsys.readouterr().out
     assert status == 0
     first = model.chat(image_file, "What is it?", max_new_tokens=10)

@@ -129,7 +129,7 @@ def _add_inference_options(parser: argparse.ArgumentParser, *, prompt: bool) -> 
     bits.add_argument(
         "--load-4bit",
         action="store_true",
-        help="4-bit NF4 weights (bitsandbytes, CUDA only; elsewhere a warning and the int8 path)",
+        help="4-bit language-model weights: NF4 (bitsandbytes) on CUDA, mvlm's group-wise int4 on CPU",
     )
     parser.add_argument(
         "--device", default="auto", help="cpu, cuda, cuda:N, mps or auto (default: auto = CUDA if available, else CPU)"
@@ -138,7 +138,10 @@ def _add_inference_options(parser: argparse.ArgumentParser, *, prompt: bool) -> 
         "--dtype",
         default="auto",
         choices=("auto", "float32", "float16", "bfloat16"),
-        help="weights and activations dtype (default: auto = float16 on CUDA, float32 elsewhere)",
+        help=(
+            "weights and activations dtype (default: auto = float16 on CUDA; on CPU bfloat16 where it has native "
+            "bf16 (AVX-512 BF16 or AMX), else float32; float32 elsewhere)"
+        ),
     )
 
 

@@ -143,9 +143,18 @@ def cpu_supports(*flags: str) -> bool:
 
     On systems without ``/proc/cpuinfo`` only PyTorch's capability (``DEFAULT``, ``AVX2``, ``AVX512``)
     is known: ``avx2``/``fma`` are taken as present from ``AVX2`` up, anything else as absent.
+
+    ``MVLM_CPU_FLAGS`` (space-separated flag names) replaces what the CPU reports, so that mvlm's
+    choices (the default CPU dtype, the int8/int4 kernels) can be reproduced as on another machine:
+    ``MVLM_CPU_FLAGS="avx2 fma"`` chooses as on an AVX2-only CPU. Together with PyTorch's
+    ``ATEN_CPU_CAPABILITY=avx2`` (and oneDNN's ``ONEDNN_MAX_CPU_ISA=AVX2``) a newer CPU then runs the
+    AVX2 machine's code paths. Naming a flag the CPU lacks makes mvlm use instructions it cannot run.
     """
     import torch
 
+    override = os.environ.get("MVLM_CPU_FLAGS")
+    if override is not None:
+        return set(flags) <= set(override.split())
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
             for line in handle:

@@ -97,7 +97,10 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
         "--dtype",
         default="auto",
         choices=("auto", "float32", "float16", "bfloat16"),
-        help="weights and activations dtype (default: auto = float16 on CUDA as the reference, float32 elsewhere)",
+        help=(
+            "weights and activations dtype (default: auto = float16 on CUDA as the reference; on CPU bfloat16 "
+            "where it has native bf16 (AVX-512 BF16 or AMX), else float32; float32 elsewhere)"
+        ),
     )
     bits = parser.add_mutually_exclusive_group()
     bits.add_argument(
@@ -117,7 +120,7 @@ def _add_benchmark_option(parser: argparse.ArgumentParser) -> None:
         action="append",
         metavar="[NAME:]KEY=VALUE",
         help="an option of the benchmark plugin, value read as JSON if it parses: circular=true (MMBench circular "
-        "evaluation), matcher=llava (MMBench letter matching), split=val (synthetic); repeat for several; "
+        "evaluation), matcher=vlmevalkit or matcher=llava (MMBench letter matching; default: MMBench's own evaluator), split=val (synthetic); repeat for several; "
         "with --benchmark all prefix the benchmark: mmbench:circular=true",
     )
 

@@ -7,7 +7,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mvlm.errors import ConfigError, DataError
-from mvlm.eval.metrics import Tally, circular_rounds, extract_option_letter, llava_option_letter, score_mmbench
+from mvlm.eval.metrics import (
+    Tally,
+    circular_rounds,
+    extract_option_letter,
+    llava_option_letter,
+    score_mmbench,
+    vlmevalkit_option_letter,
+)
 
 PETS = ["cat", "dog", "bird", "fish"]
 
@@ -18,26 +25,74 @@ PETS = ["cat", "dog", "bird", "fish"]
         ("B", "B"),
         ("B.", "B"),
         ("(B)", "B"),
+        ("(B).", "B"),
         ("B) dog", "B"),
         ("The answer is C.", "C"),
         ("Answer: D", "D"),
+        ("Answer :D", "D"),  # the ":X" form
+        ("Answer:D", None),  # one token "Answer:D": no form matches it (split on whitespace only)
         ("I think it is a dog", "B"),  # no capital letter token; option text "dog" occurs once
-        ("A dog", "A"),  # the article "A" reads as option A (MMBench's rule, verbose check off)
+        ("A dog", "A"),  # 2 tokens: the bare "A" reads as option A
+        ("A dog is here", "B"),  # 4 tokens: "A" is taken as the article; the option text "dog" decides
         ("b", None),  # letters are case-sensitive and "b" contains no option text
         ("A or B", None),  # two letters, and no option text
         ("cat or dog", None),  # two option texts
-        ("Cannot determine the answer", None),  # VLMEvalKit refusal phrase
-        ("Z", None),  # VLMEvalKit's "no option" letter
-        ("E", None),  # not an option of a 4-option question
+        ("Cannot determine the answer", None),  # no letter token, no option text
+        ("Z", None),  # not a letter the tool reads
+        ("E", "E"),  # beyond a 4-option question, still read (and scored as wrong)
+        ("B, C.", "C"),  # "B," and "C." each occur once: the "X." form comes first
+        ("The answer is B. Not A, obviously.", "B"),  # bare step: none; "X." form: only "B."
+        ("Failed to obtain answer via API B", None),  # the tool's API-failure marker
     ],
 )
 def test_extract(text, letter):
     assert extract_option_letter(text, PETS) == letter
 
 
-def test_extract_letters_limited_to_the_options():
-    assert extract_option_letter("C", ["yes", "no"]) is None
+def test_extract_takes_a_capital_a_as_an_article_in_longer_answers():
+    """OpenCompass tools/eval_mmbench.py: one bare letter, but it is "A" and the answer has more than 3
+    tokens -> the letter step is skipped; the option texts decide."""
+    options = ["a cat", "a dog", "a bird", "a fish"]
+    assert extract_option_letter("A dog is lying on the grass next to a ball.", options) == "B"
+    assert extract_option_letter("A dog is lying on the grass next to a ball.", PETS) == "B"
+    assert extract_option_letter("A dog lies there", options) == "B"  # 4 tokens: the article rule
+    assert extract_option_letter("A dog lies", options) == "A"  # 3 tokens: "A" is the letter
+    assert extract_option_letter("A. A dog is lying there.", options) == "A"  # the "X." form still reads A
+    assert extract_option_letter("It is B not the others", options) == "B"  # a single bare letter other than A
+
+
+def test_extract_reads_letters_beyond_the_options_and_they_score_wrong():
+    assert extract_option_letter("C", ["yes", "no"]) == "C"
     assert extract_option_letter("The answer is B.", ["yes", "no"]) == "B"
+    assert extract_option_letter("F", ["yes", "no"]) is None  # the tool reads A to E only
+    result = score_mmbench(["C", "B"], ["A", "B"], [["yes", "no"]] * 2)
+    assert (result.correct, result.total, result.unparsed) == (1, 2, 0)
+    circular = score_mmbench(
+        ["D", "A"], ["B", "B"], [["yes", "no"], ["no", "yes"]], option_letters=[["A", "B"], ["B", "A"]],
+        question_ids=[1, 1], circular=True,
+    )  # fmt: skip
+    assert (circular.correct, circular.total, circular.unparsed) == (0, 1, 0)
+
+
+@pytest.mark.parametrize(
+    ("text", "letter"),
+    [
+        ("B", "B"),
+        ("B.", "B"),
+        ("(B)", "B"),
+        ("The answer is C.", "C"),
+        ("A dog", "A"),  # VLMEvalKit applies no article rule by default
+        ("A dog is lying on the grass", "A"),
+        ("Cannot determine the answer", None),  # VLMEvalKit refusal phrase
+        ("Z", None),  # VLMEvalKit's "no option" letter
+        ("E", None),  # only the question's own letters
+        ("A or B", None),
+        ("I think it is a dog", "B"),
+    ],
+)
+def test_vlmevalkit_matcher(text, letter):
+    assert vlmevalkit_option_letter(text, PETS) == letter
+    assert score_mmbench([text], ["B"], [PETS], matcher="vlmevalkit").correct == int(letter == "B")
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,10 @@ Single pass (MobileVLM's script, no ``--all-rounds``): one round per question. C
 (``circular=True``, the reference's ``--all-rounds``): one round per option, the options rotated
 left by one each round; a question counts as right only if every round is
 (:func:`~mvlm.eval.metrics.score_mmbench`); a question with unanswered rounds is reported as
-``excluded``. The answer letter is read with MMBench's rules (``matcher="mmbench"``) or LLaVA's
-(``matcher="llava"``). The key is ``index#round``.
+``excluded``. The answer letter is read as MMBench's local evaluator (OpenCompass
+``tools/eval_mmbench.py``) reads it (``matcher="mmbench"``, the default), or with VLMEvalKit's or
+LLaVA's rules (``matcher="vlmevalkit"`` / ``"llava"``; see :mod:`mvlm.eval.metrics.mmbench`). The key
+is ``index#round``.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from mvlm.eval.benchmarks.questions import ImageRef, Question
 from mvlm.eval.benchmarks.reading import read_tsv, require_file
 from mvlm.eval.benchmarks.records import AnswerRecord
 from mvlm.eval.benchmarks.sqa import SQA_INSTRUCTION
-from mvlm.eval.metrics import circular_rounds, score_mmbench
+from mvlm.eval.metrics import MMBENCH_MATCHERS, circular_rounds, score_mmbench
 
 __all__ = ["MMBENCH_OPTION_LETTERS", "MMBenchBenchmark", "is_missing_cell"]
 
@@ -81,7 +83,8 @@ class MMBenchBenchmark(Benchmark):
 
     Args:
         circular: Ask every rotation of the options and require all rounds right.
-        matcher: How the letter is read from an answer: ``"mmbench"`` (MMBench's rules) or ``"llava"``.
+        matcher: How the letter is read from an answer: ``"mmbench"`` (MMBench's local evaluator, the
+            default), ``"vlmevalkit"`` or ``"llava"``.
 
     Raises:
         ConfigError: An unknown ``matcher``.
@@ -94,9 +97,11 @@ class MMBenchBenchmark(Benchmark):
     max_new_tokens = 1024
     summary_column = "MMBench"
 
-    def __init__(self, circular: bool = False, matcher: Literal["mmbench", "llava"] = "mmbench") -> None:
-        if matcher not in ("mmbench", "llava"):
-            raise ConfigError(f"unknown MMBench matcher {matcher!r}; use 'mmbench' or 'llava'")
+    def __init__(self, circular: bool = False, matcher: Literal["mmbench", "vlmevalkit", "llava"] = "mmbench") -> None:
+        if matcher not in MMBENCH_MATCHERS:
+            raise ConfigError(
+                f"unknown MMBench matcher {matcher!r}; use one of {', '.join(map(repr, MMBENCH_MATCHERS))}"
+            )
         self.circular = bool(circular)
         self.matcher = matcher
 

@@ -19,11 +19,13 @@ Nothing here imports torch.
 
 from mvlm.eval.metrics.gqa import GQAResult, clean_gqa_prediction, score_gqa
 from mvlm.eval.metrics.mmbench import (
+    MMBENCH_MATCHERS,
     MMBenchResult,
     circular_rounds,
     extract_option_letter,
     llava_option_letter,
     score_mmbench,
+    vlmevalkit_option_letter,
 )
 from mvlm.eval.metrics.mme import (
     MME_COGNITION,
@@ -55,6 +57,7 @@ __all__ = [
     "SUMMARY_COLUMNS",
     "GQAResult",
     "HasHeadline",
+    "MMBENCH_MATCHERS",
     "MMBenchResult",
     "MMEReport",
     "MMESubtaskScore",
@@ -85,6 +88,7 @@ __all__ = [
     "sqa_choice_index",
     "summary_row",
     "textvqa_question_from_prompt",
+    "vlmevalkit_option_letter",
     "vqa_answer_scores",
     "vqa_soft_score",
 ]

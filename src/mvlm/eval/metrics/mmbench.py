@@ -1,30 +1,32 @@
 """MMBench: option-letter extraction, single-pass accuracy and circular evaluation.
 
 The kit runs ``model_vqa_mmbench.py`` once per question (MobileVLM's script does not pass
-``--all-rounds``) and scores with a local ``eval.py`` that we could not read. What is implemented
-here, so that no answer needs an LLM judge:
+``--all-rounds``) and scores with a local ``eval.py`` that was never published. mvlm scores as
+MMBench's own published local evaluator does, OpenCompass's ``tools/eval_mmbench.py`` (the tool the
+MMBench authors released for scoring the dev split offline, and the one MobileVLM's contemporaries
+cite), up to the point where that tool asks ChatGPT; no answer needs an LLM judge here.
 
-**Letter extraction** (:func:`extract_option_letter`) follows MMBench's own rule-based matching,
-``can_infer`` (``can_infer_option`` then ``can_infer_text``, as in MMBench/VLMEvalKit, run before
-they fall back to asking GPT):
+**Letter extraction** (:func:`extract_option_letter`) is that tool's ``can_infer`` (``can_infer_option``,
+then ``can_infer_text``):
 
-1. replace each of ``. ( ) [ ] , : ; ! * # { }`` by a space and split on whitespace; if exactly one
-   of the valid letters (``A``, ``B``... one per option) occurs as a whole token, that letter.
-   Hence ``"B"``, ``"B."``, ``"(B)"``, ``"B) cat"`` and ``"The answer is B."`` all give B; ``"A or B"``
-   gives nothing from this step; letters are case-sensitive (``"b"`` is not a letter).
-2. else, lowercase the answer and every option text; if exactly one option text occurs inside the
+1. split the answer on whitespace. The letters looked for are ``A`` to ``E`` (the tool's
+   ``num_choice=5``; more when a question has more options), whatever the question's options are:
+   a letter outside them is still returned, and scores as wrong.
+2. if exactly one of those letters occurs as a bare token, that letter -- except when the token
+   ``A`` is present and the answer has more than 3 tokens: then ``A`` is taken as the article
+   (``"A dog is lying on the grass."``) and this step gives nothing.
+3. else the first of the forms ``X.``, ``X,``, ``X:``, ``X)``, ``X).``, ``(X)``, ``(X).``, ``:X``,
+   ``:X,``, ``:X.``, ``:X)``, ``:X).`` (in that order) in which exactly one letter occurs as a whole
+   token gives that letter (``"The answer is B."`` -> B, ``"(C)"`` -> C).
+4. else lowercase the answer and every option text; if exactly one option text occurs inside the
    answer, that option's letter (``"It is a cat."`` -> the option ``cat``).
-3. else no letter (``None``), counted wrong. MMBench would ask GPT here; LLaVA's ``eval_mmbench.py``
-   would ask ChatGPT; we do neither and report how many answers stayed unparsed.
+5. else no letter (``None``), counted wrong and reported as ``unparsed``; the tool would ask
+   ChatGPT here. Letters are case-sensitive (``"b"`` is not a letter).
 
-VLMEvalKit's "no answer" cases are kept and also give ``None`` at once (without trying step 2):
-an answer containing one of its four refusal phrases (``"Cannot determine the answer"``...), and
-an answer with no valid letter token but a ``Z`` token. Not reproduced: the "A might be a
-quantifier" rejection, which VLMEvalKit applies only in verbose mode (off by default), and the
-older OpenCompass variant of step 1 (no punctuation stripping; ``A.``/``(A)`` style suffix table).
-
-:func:`llava_option_letter` is LLaVA's ``auto_parse_answer`` (the rules of LLaVA's own
-``eval_mmbench.py``), selectable with ``matcher="llava"``.
+Two other matchers can be chosen with ``matcher=``: ``"vlmevalkit"``
+(:func:`vlmevalkit_option_letter`, VLMEvalKit's later ``can_infer``: punctuation stripped before
+splitting, only the question's own letters, four refusal phrases and ``Z`` as "no answer", no
+article rule) and ``"llava"`` (:func:`llava_option_letter`, the rules of LLaVA's ``eval_mmbench.py``).
 
 **Circular evaluation**: ``model_vqa_mmbench.py --all-rounds`` asks each question once per option,
 rotating the options left by one each round (:func:`circular_rounds`) and recording, per round, the
@@ -36,7 +38,7 @@ if every one of its rounds is right. MMBench's own TSVs that already contain rot
 Example:
     >>> extract_option_letter("(B)", ["cat", "dog"])
     'B'
-    >>> extract_option_letter("I see a dog.", ["cat", "dog"])
+    >>> extract_option_letter("A dog is lying on the grass next to a ball.", ["a cat", "a dog", "a bird"])
     'B'
     >>> r = score_mmbench(["A", "B", "A"], ["A", "A", "B"], [["x", "y"], ["y", "x"], ["x", "y"]],
     ...                   option_letters=[["A", "B"], ["B", "A"], ["A", "B"]], question_ids=[1, 1, 2], circular=True)
@@ -47,7 +49,7 @@ Example:
 from __future__ import annotations
 
 import string
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -55,12 +57,32 @@ from mvlm.errors import ConfigError, DataError
 from mvlm.eval.metrics.tally import Tally, check_aligned, percent
 
 __all__ = [
+    "MMBENCH_MATCHERS",
     "MMBenchResult",
     "circular_rounds",
     "extract_option_letter",
     "llava_option_letter",
     "score_mmbench",
+    "vlmevalkit_option_letter",
 ]
+
+# OpenCompass tools/eval_mmbench.py: the (prefix, suffix) forms tried, in order, after bare letters.
+_LETTER_FORMS = (
+    ("", "."),
+    ("", ","),
+    ("", ":"),
+    ("", ")"),
+    ("", ")."),
+    ("(", ")"),
+    ("(", ")."),
+    (":", ""),
+    (":", ","),
+    (":", "."),
+    (":", ")"),
+    (":", ")."),
+)
+_API_FAILURE = "Failed to obtain answer via API"
+_MIN_LETTERS = 5  # the tool's num_choice: A to E are read whatever the question's options
 
 _SEPARATORS = ".()[],:;!*#{}"
 _TO_SPACES = str.maketrans(_SEPARATORS, " " * len(_SEPARATORS))
@@ -79,15 +101,67 @@ def _letters(options: Sequence[str]) -> str:
     return string.ascii_uppercase[: len(options)]
 
 
+def _matching_option_text(text: str, options: Sequence[str]) -> str | None:
+    """The letter of the only option whose (lowercased) text occurs in the lowercased answer."""
+    lowered = text.lower()
+    found = [letter for letter, option in zip(_letters(options), options, strict=True) if str(option).lower() in lowered]
+    return found[0] if len(found) == 1 else None
+
+
 def extract_option_letter(text: str, options: Sequence[str]) -> str | None:
-    """Read the chosen option letter from a free-text answer with MMBench's ``can_infer`` rules.
+    """Read the chosen option letter from a free-text answer as MMBench's local evaluator does.
+
+    OpenCompass ``tools/eval_mmbench.py``'s ``can_infer``; the rules are in this module's docstring.
 
     Args:
         text: The generated answer.
         options: The option texts as shown, in letter order (``options[0]`` is ``A``).
 
     Returns:
-        The shown letter (``"A"``, ``"B"``...), or ``None`` when the rules find no single answer.
+        The shown letter (``"A"``, ``"B"``...; possibly a letter beyond the options, which scores as
+        wrong), or ``None`` when the rules find no single answer.
+
+    Example:
+        >>> extract_option_letter("A dog is lying on the grass next to a ball.", ["a cat", "a dog"])
+        'B'
+        >>> extract_option_letter("A dog", ["cat", "dog"])  # 2 tokens: "A" is the letter
+        'A'
+        >>> extract_option_letter("D", ["cat", "dog"])  # read, and scored as wrong
+        'D'
+    """
+    letters = string.ascii_uppercase[: max(_MIN_LETTERS, len(_letters(options)))]
+    if _API_FAILURE in text:
+        return None
+    tokens = set(text.split())
+    for prefix, suffix in (("", ""), *_LETTER_FORMS):
+        found = [letter for letter in letters if f"{prefix}{letter}{suffix}" in tokens]
+        if len(found) != 1:
+            continue
+        if not prefix and not suffix and "A" in tokens and len(text.split()) > 3:
+            continue  # "A" is an article here ("A dog is lying on the grass."), not option A
+        return found[0]
+    return _matching_option_text(text, options)
+
+
+def vlmevalkit_option_letter(text: str, options: Sequence[str]) -> str | None:
+    """Read the chosen option letter with VLMEvalKit's ``can_infer`` rules (``matcher="vlmevalkit"``).
+
+    1. replace each of ``. ( ) [ ] , : ; ! * # { }`` by a space and split on whitespace; if exactly one
+       of the question's letters occurs as a whole token, that letter (``"B."``, ``"(B)"``,
+       ``"The answer is B."`` all give B; ``"A or B"`` gives nothing from this step);
+    2. else, as :func:`extract_option_letter`'s last step, the only option text inside the answer;
+    3. ``None`` at once for an answer containing one of VLMEvalKit's four refusal phrases
+       (``"Cannot determine the answer"``...) or with no letter token but a ``Z`` token.
+
+    VLMEvalKit's "A might be a quantifier" rejection runs only in its verbose mode (off by default)
+    and is not applied here.
+
+    Args:
+        text: The generated answer.
+        options: The option texts as shown, in letter order.
+
+    Returns:
+        The shown letter, or ``None``.
     """
     letters = _letters(options)
     if any(phrase in text for phrase in _REFUSALS):
@@ -98,9 +172,7 @@ def extract_option_letter(text: str, options: Sequence[str]) -> str | None:
         return found[0]
     if not found and "Z" in tokens:
         return None
-    lowered = text.lower()
-    found = [letter for letter, option in zip(letters, options, strict=True) if str(option).lower() in lowered]
-    return found[0] if len(found) == 1 else None
+    return _matching_option_text(text, options)
 
 
 def llava_option_letter(text: str, options: Sequence[str]) -> str | None:
@@ -129,6 +201,14 @@ def llava_option_letter(text: str, options: Sequence[str]) -> str | None:
             return letter
     found = [letter for letter, option in zip(letters, options, strict=True) if lowered in str(option).lower()]
     return found[0] if len(found) == 1 else None
+
+
+MMBENCH_MATCHERS: dict[str, Callable[[str, Sequence[str]], str | None]] = {
+    "mmbench": extract_option_letter,
+    "vlmevalkit": vlmevalkit_option_letter,
+    "llava": llava_option_letter,
+}
+"""The letter readers ``score_mmbench(matcher=...)`` and the MMBench benchmark accept, by name."""
 
 
 def circular_rounds(options: Sequence[str]) -> list[tuple[list[str], list[str]]]:
@@ -194,7 +274,7 @@ def score_mmbench(
     question_ids: Sequence[Hashable] | None = None,
     categories: Sequence[str] | None = None,
     circular: bool = False,
-    matcher: Literal["mmbench", "llava"] = "mmbench",
+    matcher: Literal["mmbench", "vlmevalkit", "llava"] = "mmbench",
 ) -> MMBenchResult:
     """Score MMBench answers, one row per asked round.
 
@@ -208,7 +288,8 @@ def score_mmbench(
         categories: The category of each row, for the per-category breakdown.
         circular: Count a question right only if all its rows are right (rows grouped by
             ``question_ids``); otherwise every row is a question of its own.
-        matcher: ``"mmbench"`` for :func:`extract_option_letter`, ``"llava"`` for
+        matcher: ``"mmbench"`` for :func:`extract_option_letter` (MMBench's local evaluator, the
+            default), ``"vlmevalkit"`` for :func:`vlmevalkit_option_letter`, ``"llava"`` for
             :func:`llava_option_letter`.
 
     Returns:
@@ -227,12 +308,11 @@ def score_mmbench(
         question_ids=question_ids,
         categories=categories,
     )
-    matchers = {"mmbench": extract_option_letter, "llava": llava_option_letter}
-    if matcher not in matchers:
-        raise ConfigError(f"unknown MMBench matcher {matcher!r}; use 'mmbench' or 'llava'")
+    if matcher not in MMBENCH_MATCHERS:
+        raise ConfigError(f"unknown MMBench matcher {matcher!r}; use one of {', '.join(map(repr, MMBENCH_MATCHERS))}")
     if circular and question_ids is None:
         raise ConfigError("circular MMBench evaluation needs question_ids to group the rounds of each question")
-    read = matchers[matcher]
+    read = MMBENCH_MATCHERS[matcher]
     hits: list[bool] = []
     unparsed = 0
     for row, (pred, gold, shown) in enumerate(zip(predictions, answers, options, strict=True)):
@@ -248,7 +328,11 @@ def score_mmbench(
                     f"MMBench row #{row} has {len(shown)} options but {len(mapping)} option letters; "
                     "option_letters must give one original letter per shown option"
                 )
-            letter = mapping[string.ascii_uppercase.index(letter)]
+            position = string.ascii_uppercase.index(letter)
+            if position >= len(mapping):  # a letter beyond the shown options: read, and wrong
+                hits.append(False)
+                continue
+            letter = mapping[position]
         hits.append(letter == gold)
 
     keys: Sequence[Hashable] = question_ids if circular and question_ids is not None else range(len(hits))
