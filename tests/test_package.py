@@ -65,6 +65,7 @@ PUBLIC_MODULES = [
     "mvlm.language.mobilellama",
     "mvlm.language.tokenizer",
     "mvlm.language.tokenizer_training",
+    "mvlm.language.decoding",
     "mvlm.model",
     "mvlm.model.configuration",
     "mvlm.model.modeling",

@@ -106,10 +106,15 @@ def test_utf8_split_over_byte_pieces_is_released_whole(tokenizer):
 
 
 def test_a_run_of_byte_pieces_decodes_as_a_whole(tokenizer):
-    """Why the byte-piece tail is held back: ``<0x00>`` alone is a character, followed by ``<0x80>`` it is not."""
+    """Why the byte-piece tail is held back: ``<0xE2>`` alone is not a character, with two more bytes it is "€"."""
     zero, high = (tokenizer.convert_tokens_to_ids(t) for t in ("<0x00>", "<0x80>"))
+    first, second, third = (tokenizer.convert_tokens_to_ids(f"<0x{b:02X}>") for b in "€".encode())
+    assert decode_new_tokens(tokenizer, [first]) == "\ufffd"
+    assert decode_new_tokens(tokenizer, [first, second]) == "\ufffd\ufffd"
+    assert decode_new_tokens(tokenizer, [first, second, third]) == "€"
+    # SentencePiece keeps the valid characters of a byte run and replaces each invalid byte
     assert decode_new_tokens(tokenizer, [zero]) == "\x00"
-    assert decode_new_tokens(tokenizer, [zero, high]) == "\ufffd\ufffd"
+    assert decode_new_tokens(tokenizer, [zero, high]) == "\x00\ufffd"
     assert trailing_byte_pieces(tokenizer, [300, zero, tokenizer.eos_token_id, high]) == 3
     assert trailing_byte_pieces(tokenizer, [zero, 300]) == 0
 

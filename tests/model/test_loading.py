@@ -133,6 +133,61 @@ def test_truncated_safetensors(tmp_path, tiny_tokenizer_dir):
         MobileVLM.from_pretrained(folder)
 
 
+def _truncate(path: Path, keep: float = 0.5) -> None:
+    path.write_bytes(path.read_bytes()[: int(path.stat().st_size * keep)])
+
+
+def _overwrite_the_start(path: Path) -> None:
+    """Garbage where the format's structure begins (bytes flipped inside tensor data cannot be told from
+    weights: neither torch nor transformers checks the zip members' checksums while loading)."""
+    data = bytearray(path.read_bytes())
+    data[:64] = bytes(255 - b for b in data[:64])
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("weight_format", "shards", "damaged", "damage"),
+    [
+        ("bin", 1, "pytorch_model.bin", _truncate),
+        ("bin", 1, "pytorch_model.bin", _overwrite_the_start),
+        ("safetensors", 1, "model.safetensors", _overwrite_the_start),
+        ("bin", 3, "pytorch_model-00002-of-00003.bin", _truncate),
+        ("safetensors", 1, "model.safetensors", _truncate),
+        ("safetensors", 2, "model-00002-of-00002.safetensors", _truncate),
+    ],
+)
+def test_a_damaged_weight_file_is_named(tmp_path, tiny_tokenizer_dir, weight_format, shards, damaged, damage):
+    folder = build_tiny_mobilevlm_checkpoint(
+        tmp_path / "ckpt", weight_format=weight_format, shards=shards, tokenizer_dir=tiny_tokenizer_dir
+    )
+    damage(folder / damaged)
+    before = {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+    with pytest.raises(CheckpointError) as info:
+        MobileVLM.from_pretrained(folder)
+    message = str(info.value)
+    assert str(folder.resolve() / damaged) in message  # the file itself, not only the folder
+    assert "truncated or corrupted" in message and "Download it again" in message
+    others = [p.name for p in folder.iterdir() if p.name != damaged and p.name.endswith((".bin", ".safetensors"))]
+    assert not any(name in message for name in others)  # only the damaged shard is blamed
+    assert {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()} == before  # nothing touched
+
+
+def test_a_damaged_file_in_the_hub_cache_is_named_offline(tmp_path, tiny_v2_checkpoint):
+    cache = tmp_path / "hub"
+    _fake_hub_cache(cache, "mtgv/MobileVLM_V2-broken", tiny_v2_checkpoint)
+    weights = next((cache / "models--mtgv--MobileVLM_V2-broken" / "snapshots").iterdir()) / "pytorch_model.bin"
+    _truncate(weights)
+    with pytest.raises(CheckpointError) as info:
+        MobileVLM.from_pretrained("mtgv/MobileVLM_V2-broken", cache_dir=cache, local_files_only=True)
+    assert str(weights) in str(info.value) and "mtgv/MobileVLM_V2-broken" in str(info.value)
+
+
+def test_find_damaged_weight_files_on_a_sound_checkpoint(tiny_v2_checkpoint):
+    from mvlm.model.loading import find_damaged_weight_files
+
+    assert find_damaged_weight_files(tiny_v2_checkpoint) == []
+
+
 def test_missing_and_unexpected_tensors_are_listed(tmp_path, tiny_v2_checkpoint):
     folder = _copy(tiny_v2_checkpoint, tmp_path / "edited")
     state = read_state_dict(folder / "pytorch_model.bin")

@@ -116,6 +116,7 @@ def answer_question(model: Any, image: Any, question: str, *, max_new_tokens: in
         return str(chat(source, question, max_new_tokens=max_new_tokens)).strip()
     import torch
 
+    from mvlm.language.decoding import text_decoder
     from mvlm.prompting import build_prompt, encode_prompt
 
     tokenizer = model.tokenizer
@@ -133,7 +134,7 @@ def answer_question(model: Any, image: Any, question: str, *, max_new_tokens: in
             pad_token_id=tokenizer.pad_token_id,
             eos_token_id=tokenizer.eos_token_id,
         )
-    return str(tokenizer.decode(output[0, input_ids.shape[1] :], skip_special_tokens=True)).strip()
+    return text_decoder(tokenizer)(output[0, input_ids.shape[1] :].tolist()).strip()
 
 
 def run_demo(model_path: str | os.PathLike[str] | None = None, *, print_fn: Any = print) -> tuple[int, int]:

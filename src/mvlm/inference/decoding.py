@@ -22,8 +22,14 @@ _BYTE_PIECE = re.compile(r"<0x[0-9A-Fa-f]{2}>")
 
 
 def decode_new_tokens(tokenizer: Any, ids: list[int]) -> str:
-    """Text of generated ids: special tokens skipped, spaces left as the tokenizer produced them."""
-    return tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+    """Text of generated ids: special tokens skipped, spaces left as decoding produced them.
+
+    Decoded as the released models decode (:func:`mvlm.language.decoding.text_decoder`):
+    SentencePiece's own ``decode`` where the tokenizer has a ``tokenizer.model``.
+    """
+    from mvlm.language.decoding import text_decoder
+
+    return text_decoder(tokenizer)(ids)
 
 
 def trailing_byte_pieces(tokenizer: Any, ids: list[int]) -> int:

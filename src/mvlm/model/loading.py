@@ -26,7 +26,9 @@ __all__ = [
     "IGNORED_CHECKPOINT_KEYS",
     "check_loading_report",
     "check_local_source",
+    "checkpoint_folder",
     "describe_source",
+    "find_damaged_weight_files",
     "load_projector_weights",
     "read_state_dict",
     "save_projector_weights",
@@ -88,10 +90,26 @@ def check_loading_report(report: Mapping[str, Any], source: str) -> None:
         )
 
 
-def wrap_loading_error(error: BaseException, source: str) -> MvlmError:
-    """Turn an exception raised while loading ``source`` into an mvlm error that names it."""
+def wrap_loading_error(error: BaseException, source: str, folder: str | os.PathLike[str] | None = None) -> MvlmError:
+    """Turn an exception raised while loading ``source`` into an mvlm error that names it.
+
+    Args:
+        error: What transformers (or torch, safetensors) raised.
+        source: The checkpoint as the user named it (folder or hub id), for the message.
+        folder: The folder the weight files were read from (the local folder, or the snapshot in the
+            hub cache), where known: a truncated or corrupt file is then named in the message
+            (:func:`find_damaged_weight_files`).
+    """
     if isinstance(error, MvlmError):
         return type(error)(f"{source}: {error}")
+    damaged = find_damaged_weight_files(folder) if folder is not None else []
+    if damaged:  # whatever the low-level error said ("Invalid argument" from a short mmap...), name the file
+        listing = "; ".join(f"{path} ({problem})" for path, problem in damaged)
+        return CheckpointError(
+            f"could not load a MobileVLM from {source}: the weight file {listing} is truncated or corrupted. "
+            "Download it again (delete the file first; for a hub checkpoint, "
+            "`huggingface-cli download REPO --force-download` fetches it anew)"
+        )
     text = str(error).strip() or type(error).__name__
     hint = ""
     if isinstance(error, OSError) and os.environ.get("HF_HUB_OFFLINE") == "1":
@@ -99,6 +117,98 @@ def wrap_loading_error(error: BaseException, source: str) -> MvlmError:
     elif _looks_corrupted(error):
         hint = " (the weight file looks truncated or corrupted; download it again)"
     return CheckpointError(f"could not load a MobileVLM from {source}: {text}{hint}")
+
+
+def checkpoint_folder(name_or_path: str | os.PathLike[str], **hub_kwargs: Any) -> Path | None:
+    """The folder on this machine that holds the checkpoint's files, or ``None`` where there is none yet.
+
+    A local folder as it is; a hub id: its snapshot in the local hub cache (``revision`` and
+    ``cache_dir`` from ``hub_kwargs`` are honoured), found without any network access.
+    """
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return path.resolve()
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(
+            str(name_or_path),
+            "config.json",
+            cache_dir=hub_kwargs.get("cache_dir"),
+            revision=hub_kwargs.get("revision"),
+        )
+    except (ValueError, OSError):  # not a valid repo id: there is no cache folder to look in
+        return None
+    return Path(cached).parent if isinstance(cached, str) else None
+
+
+_WEIGHT_FILE_PATTERNS = ("model*.safetensors", "pytorch_model*.bin")
+
+
+def find_damaged_weight_files(folder: str | os.PathLike[str]) -> list[tuple[Path, str]]:
+    """The weight files in ``folder`` that cannot be read whole, each with what is wrong.
+
+    Looks at ``model*.safetensors`` (the header must parse and every tensor's bytes must lie in the
+    file) and ``pytorch_model*.bin`` (the zip archive's directory must be readable and every member's
+    checksum right; a legacy non-zip file must unpickle). Reads every byte of the ``.bin`` files,
+    so it is meant for the error path, after a load failed.
+
+    Args:
+        folder: A checkpoint folder.
+
+    Returns:
+        ``(path, problem)`` for each damaged file, in name order; empty when all read.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        return []
+    files = sorted({path for pattern in _WEIGHT_FILE_PATTERNS for path in root.glob(pattern) if path.is_file()})
+    damaged = []
+    for path in files:
+        problem = _safetensors_problem(path) if path.suffix == ".safetensors" else _torch_file_problem(path)
+        if problem is not None:
+            damaged.append((path, problem))
+    return damaged
+
+
+def _safetensors_problem(path: Path) -> str | None:
+    import json
+    import struct
+
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        head = handle.read(8)
+        if len(head) < 8:
+            return f"{size} bytes, too short for a safetensors header"
+        (header_size,) = struct.unpack("<Q", head)
+        if 8 + header_size > size:
+            return f"header of {header_size} bytes but the file has {size}"
+        try:
+            header = json.loads(handle.read(header_size))
+        except (UnicodeDecodeError, ValueError) as error:
+            return f"unreadable header ({error})"
+    ends = [entry["data_offsets"][1] for key, entry in header.items() if key != "__metadata__"]
+    needed = 8 + header_size + max(ends, default=0)
+    if needed > size:
+        return f"{size} bytes of the {needed} its header describes"
+    return None
+
+
+def _torch_file_problem(path: Path) -> str | None:
+    import zipfile
+
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                bad = archive.testzip()
+        except (zipfile.BadZipFile, OSError, EOFError) as error:
+            return f"damaged zip archive ({error})"
+        return f"checksum error in {bad}" if bad is not None else None
+    try:
+        torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # any failure to read it back is the damage to report
+        return f"not a readable PyTorch file ({str(error).splitlines()[0] if str(error) else type(error).__name__})"
+    return None
 
 
 def check_local_source(name_or_path: str | os.PathLike[str]) -> None:
@@ -153,7 +263,9 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
         else:
             state = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as error:
-        raise CheckpointError(f"could not read weight file {file}: {error} (truncated or corrupted?)") from error
+        raise CheckpointError(
+            f"could not read weight file {file}: {error} (truncated or corrupted? download it again)"
+        ) from error
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{file} does not hold a state dict of tensors")
     return state

@@ -291,7 +291,13 @@ class MobileVLMForCausalLM(MobileVLMPreTrainedModel, GenerationMixin):
             CheckpointError: Unreadable, truncated or mismatching weights; no checkpoint there.
             ConfigError: ``config.json`` names an unknown projector / tower or an unsupported option.
         """
-        from mvlm.model.loading import check_loading_report, check_local_source, describe_source, wrap_loading_error
+        from mvlm.model.loading import (
+            check_loading_report,
+            check_local_source,
+            checkpoint_folder,
+            describe_source,
+            wrap_loading_error,
+        )
 
         if vision_weights not in ("checkpoint", "original", "reference"):
             raise ConfigError(f"vision_weights must be 'checkpoint', 'original' or 'reference', got {vision_weights!r}")
@@ -306,7 +312,8 @@ class MobileVLMForCausalLM(MobileVLMPreTrainedModel, GenerationMixin):
                 pretrained_model_name_or_path, *model_args, output_loading_info=True, **kwargs
             )
         except Exception as error:
-            raise wrap_loading_error(error, source) from error
+            folder = checkpoint_folder(pretrained_model_name_or_path, **kwargs)
+            raise wrap_loading_error(error, source, folder) from error
         check_loading_report(report if not allow_mismatch else {**report, "mismatched_keys": []}, source)
         model._checkpoint_source = str(pretrained_model_name_or_path)
         model._hub_kwargs = {
