@@ -219,7 +219,7 @@ def fmt_rate(t: Timing) -> str:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from transformers import CLIPImageProcessor
 
-    from mvlm.cpu_kernels import load_cpu_kernels
+    from mvlm.inference.cpu_kernels import load_cpu_kernels
     from mvlm.inference.fast_decode import fast_decode_options
     from mvlm.inference.loading import default_cpu_dtype
     from mvlm.inference.prefix_cache import PrefixCache

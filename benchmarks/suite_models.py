@@ -22,7 +22,7 @@ from torch import nn
 
 from mvlm import MobileVLM
 from mvlm.model import MobileVLMConfig
-from mvlm.quantization import Int4Linear, Int8Linear, quantize_int4, quantize_int8
+from mvlm.inference.quantization import Int4Linear, Int8Linear, quantize_int4, quantize_int8
 
 SHAPES: dict[str, str] = {
     "mobilevlm-1.7b": "MobileVLM-1.7B",

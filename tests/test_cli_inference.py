@@ -83,10 +83,10 @@ def test_infer_prints_the_answer_and_a_loading_line(checkpoint, image_file, mode
 def test_infer_default_dtype_follows_the_cpu(checkpoint, image_file, flags, expected, monkeypatch, capsys):
     """Without --dtype, the CPU's capability (the probe patched here) picks the dtype; the answer is
     that of the model loaded in that dtype."""
-    import mvlm.cpu_kernels
+    import mvlm.inference.cpu_kernels
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(mvlm.cpu_kernels, "cpu_supports", lambda *wanted: set(wanted) <= flags)
+    monkeypatch.setattr(mvlm.inference.cpu_kernels, "cpu_supports", lambda *wanted: set(wanted) <= flags)
     argv = ["infer", "--model", str(checkpoint), "--image", str(image_file), "--prompt", "What is it?",
             "--max-new-tokens", "6"]  # fmt: skip
     assert main(argv) == 0
@@ -113,7 +113,8 @@ def test_infer_streams_tokens_as_they_are_generated(checkpoint, image_file, monk
 
 
 def test_infer_options_reach_generation(checkpoint, image_file, model, capsys):
-    args = ["infer", "--model", str(checkpoint), "--prompt", "Describe it.", "--max-new-tokens", "8", "--dtype", "float32"]
+    args = ["infer", "--model", str(checkpoint), "--prompt", "Describe it.", "--max-new-tokens", "8"]
+    args += ["--dtype", "float32"]
     assert main([*args, "--num-beams", "2", "--image", str(image_file)]) == 0
     assert capsys.readouterr().out.strip() == model.chat(image_file, "Describe it.", max_new_tokens=8, num_beams=2)
     assert main([*args, "--temperature", "0.8", "--top-p", "0.9", "--seed", "3"]) == 0

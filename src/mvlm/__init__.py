@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING
 
 from mvlm import _transformers_hook
 from mvlm._lazy import lazy_exports
-
-__version__ = "0.1.0.dev0"
+from mvlm._version import __version__
 
 # public name -> module that defines it; resolved lazily by __getattr__.
 _LAZY_EXPORTS: dict[str, str] = {

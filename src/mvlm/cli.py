@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, cast
 
-from mvlm import __version__
-from mvlm.errors import MvlmError
+from mvlm._version import __version__
+from mvlm.command_runner import run_command
 
 __all__ = ["build_parser", "main", "run_command"]
 
@@ -284,24 +284,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_lm_training_commands(commands)
     add_demo_command(commands)
     return parser
-
-
-def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv`` with ``parser`` and run the chosen sub-command's handler.
-
-    Returns the handler's exit status; 2 with the help text when no command is given; 1 with a
-    one-line message when the command raises an :class:`~mvlm.errors.MvlmError`.
-    """
-    args = parser.parse_args(argv)
-    handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
-    if handler is None:
-        parser.print_help()
-        return 2
-    try:
-        return handler(args)
-    except MvlmError as error:
-        print(f"mvlm {args.command}: error: {error}", file=sys.stderr)
-        return 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -49,7 +49,7 @@ def llama(exported: Any) -> Any:
 
     For the f32 file the KV cache and attention stay f32 (llama.cpp's CPU flash attention rounds to f16).
     """
-    from mvlm.export.llamacpp import LlamaCppModel
+    from mvlm.inference.llamacpp import LlamaCppModel
 
     cache: dict[tuple[str, str], Any] = {}
 
@@ -90,7 +90,7 @@ def llamacpp_greedy(lm: Any, ids: list[int], steps: int) -> tuple[np.ndarray, li
 
 
 def test_both_files_load(exported: Any, llama: Any, load_model: Any) -> None:
-    from mvlm.export.llamacpp import encode_image_with_mmproj
+    from mvlm.inference.llamacpp import encode_image_with_mmproj
 
     for kind in ("v1", "v2"):
         lm = llama(kind, "f16")
@@ -191,7 +191,7 @@ def torch_image_embeddings(model: Any, image: np.ndarray) -> np.ndarray:
 def test_mmproj_image_embeddings(exported: Any, llama: Any, load_model: Any, kind: str, record_property: Any) -> None:
     """llama.cpp's mmproj gives 144 embeddings of the LM width; they equal mvlm's computed with llama.cpp's
     CLS ordering (so the file is right), and differ from mvlm's true ones by the CLS-order bug (measured)."""
-    from mvlm.export.llamacpp import encode_image_with_mmproj
+    from mvlm.inference.llamacpp import encode_image_with_mmproj
 
     model = load_model(kind)
     image = square_image()
@@ -217,7 +217,7 @@ def test_mmproj_image_embeddings(exported: Any, llama: Any, load_model: Any, kin
 
 def test_mmproj_load_error_is_reported(llama: Any, tmp_path: Path) -> None:
     from mvlm.errors import MvlmError
-    from mvlm.export.llamacpp import encode_image_with_mmproj
+    from mvlm.inference.llamacpp import encode_image_with_mmproj
 
     broken = tmp_path / "mmproj.gguf"
     broken.write_bytes(b"GGUF broken")

@@ -23,7 +23,7 @@ def image() -> Any:
 @pytest.fixture(scope="module")
 def backend(load_model: Any, tmp_path_factory: pytest.TempPathFactory, llama_cpp: Any) -> Any:
     """``backend(kind, quant)``: a :class:`LlamaCppBackend` with its own cache folder (cached per module)."""
-    from mvlm.export.llamacpp_backend import LlamaCppBackend
+    from mvlm.inference.llamacpp_backend import LlamaCppBackend
 
     cache_dir = tmp_path_factory.mktemp("llamacpp-cache")
     made: dict[tuple[str, str], Any] = {}
@@ -135,7 +135,7 @@ def test_streaming_and_sampling(backend: Any) -> None:
 
 
 def test_export_is_cached_per_checkpoint_and_quant(load_model: Any, tmp_path: Path) -> None:
-    from mvlm.export.llamacpp_backend import LlamaCppBackend, checkpoint_fingerprint
+    from mvlm.inference.llamacpp_backend import LlamaCppBackend, checkpoint_fingerprint
 
     model = load_model("v1")
     first = LlamaCppBackend(model, quant="q8_0", cache_dir=tmp_path, threads=1)
@@ -150,7 +150,7 @@ def test_export_is_cached_per_checkpoint_and_quant(load_model: Any, tmp_path: Pa
 
 def test_module_chat_keeps_one_backend_per_model(load_model: Any, tmp_path: Path) -> None:
     from mvlm.errors import ConfigError
-    from mvlm.export import llamacpp_backend
+    from mvlm.inference import llamacpp_backend
 
     model = load_model("v2")
     answer = llamacpp_backend.chat(model, image(), QUESTIONS[0], cache_dir=tmp_path, threads=1, max_new_tokens=8)
@@ -168,7 +168,7 @@ def test_module_chat_keeps_one_backend_per_model(load_model: Any, tmp_path: Path
 
 def test_model_chat_with_the_llamacpp_backend_equals_pytorch(load_model: Any, tmp_path: Path) -> None:
     """``MobileVLM.chat(..., backend="llama.cpp")`` goes through the decode-backend registry."""
-    from mvlm.export import llamacpp_backend
+    from mvlm.inference import llamacpp_backend
 
     model = load_model("v1")
     picture = image()

@@ -245,7 +245,7 @@ def test_history_and_chat_session(model, images):
 def test_bfloat16_model_with_int8_kernel(checkpoint, images):
     """The checkpoint's own dtype (bf16) on CPU, also quantized (PyTorch's int8 kernel for bf16 activations)."""
     from mvlm import MobileVLM
-    from mvlm.quantization import quantize_int8
+    from mvlm.inference.quantization import quantize_int8
 
     bf16 = MobileVLM.from_pretrained(checkpoint, dtype=torch.bfloat16).eval()
     for candidate in (bf16, quantize_int8(bf16)):

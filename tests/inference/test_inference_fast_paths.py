@@ -16,8 +16,8 @@ from mvlm.errors import ConfigError
 from mvlm.inference import ChatSession, make_requests, prepare_batch
 from mvlm.inference.fast_decode import static_cache_length
 from mvlm.inference.prefix_cache import PrefixCache
+from mvlm.inference.quantization import Int4Linear, is_int4_quantized, quantize_int4, quantize_weight_int4
 from mvlm.inference.threads import configure_threads, physical_cores
-from mvlm.quantization import Int4Linear, is_int4_quantized, quantize_int4, quantize_weight_int4
 
 
 # ----------------------------------------------------------------------------- static cache + compiled step
@@ -81,7 +81,7 @@ def test_prefix_cache_finds_the_common_leading_positions(model, images):
 
 # ----------------------------------------------------------------------------- int8 kernel, int4
 def test_int8_decode_kernel_equals_the_dequantized_matmul():
-    from mvlm.quantization import Int8Linear
+    from mvlm.inference.quantization import Int8Linear
 
     torch.manual_seed(0)
     linear = torch.nn.Linear(96, 40)
@@ -175,9 +175,9 @@ def test_threads_respect_the_user(monkeypatch):
 @pytest.mark.parametrize("scheme", ["int8", "int4"])
 def test_compiled_decoding_of_a_quantized_model_runs_the_kernels(checkpoint, images, scheme, monkeypatch):
     """fast_decode's compiled step calls the int8/int4 kernels (custom operators), not a dequantized weight."""
-    import mvlm.cpu_kernels as cpu_kernels
+    import mvlm.inference.cpu_kernels as cpu_kernels
+    from mvlm.inference.quantization import quantize_int8
     from mvlm.model import MobileVLM
-    from mvlm.quantization import quantize_int8
 
     if cpu_kernels.load_cpu_kernels() is None or not cpu_kernels.custom_ops_available():
         pytest.skip("mvlm's CPU kernels cannot be built here")

@@ -10,7 +10,7 @@ from inference_testdata import QUESTIONS
 
 from mvlm.errors import ConfigError
 from mvlm.inference import make_requests, prepare_batch
-from mvlm.quantization import Int8Linear, is_int8_quantized, quantize_int8, quantize_weight_int8
+from mvlm.inference.quantization import Int8Linear, is_int8_quantized, quantize_int8, quantize_weight_int8
 
 
 @pytest.fixture(scope="module")

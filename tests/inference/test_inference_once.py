@@ -19,7 +19,7 @@ from mvlm.inference import (
     resolve_device,
     resolve_dtype,
 )
-from mvlm.quantization import is_int4_quantized
+from mvlm.inference.quantization import is_int4_quantized
 
 
 def reference_args(checkpoint, image_file, **changes):

@@ -36,15 +36,14 @@ from torch.utils.data import Dataset
 
 from mvlm.data.collator import ImageCutPolicy, truncate_sample
 from mvlm.errors import ConfigError, DataError, ImageError
+from mvlm.model.processing import MobileVLMProcessor
 from mvlm.prompting import (
     DEFAULT_IMAGE_TOKEN,
     Conversation,
     MaskedSample,
     TextTokenizer,
     TokenizationMismatchWarning,
-    build_training_sample,
     count_image_ids,
-    expand_image_tokens,
     get_conversation,
     label_masking_style,
 )
@@ -291,6 +290,9 @@ class LlavaDataset(Dataset):
             raise ConfigError(f"on_image_cut must be 'drop' or 'error', got {on_image_cut!r}")
         self.template = get_conversation(template)
         self._plain = label_masking_style(self.template) == "plain"
+        self.processor = MobileVLMProcessor(
+            tokenizer, image_processor, num_image_tokens=num_image_tokens, conv_mode=self.template
+        )
         self.tokenizer = tokenizer
         self.num_image_tokens = num_image_tokens
         self.image_processor = image_processor
@@ -415,13 +417,8 @@ class LlavaDataset(Dataset):
         self._check(index)
         record = self._records[index]
         num_images = len(_image_names(record)[0])
-        sample = build_training_sample(
-            record["conversations"],
-            self.tokenizer,
-            template=self.template,
-            has_image=num_images > 0,
-            model_max_length=self.model_max_length,
-            warn=False,
+        sample = self.processor.encode_conversation(
+            record["conversations"], num_images=num_images, model_max_length=self.model_max_length, warn=False
         )
         found = count_image_ids(sample.input_ids)
         if found != num_images:  # e.g. text-only truncation cut nothing, so this means a tag was lost
@@ -455,7 +452,7 @@ class LlavaDataset(Dataset):
                 ``on_image_cut="error"``.
         """
         sample = self.tokenize(index) if sample is None else sample
-        expanded = expand_image_tokens(sample.input_ids, self.num_image_tokens, labels=sample.labels)
+        expanded = self.processor.expand(sample.input_ids, sample.labels)
         cut = truncate_sample(
             torch.tensor(expanded.input_ids, dtype=torch.long),
             torch.tensor(expanded.labels, dtype=torch.long),

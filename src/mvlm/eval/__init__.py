@@ -1,8 +1,11 @@
 """Evaluation on the six MobileVLM benchmarks (GQA, MMBench, MME, POPE, ScienceQA-IMG, TextVQA).
 
 :mod:`mvlm.eval.metrics` holds the official scoring rules as pure functions over text and numbers;
-:mod:`mvlm.eval.benchmarks` reads the eval-kit files, builds the reference prompts and scores answer
-records. Neither imports torch, so both can be used (and tested) without a model.
+:mod:`mvlm.eval.records` holds what every benchmark shares (questions, answer records, located problems)
+and reads and writes their files; :mod:`mvlm.eval.benchmarks` holds the benchmark plugins, which read
+the eval-kit files, build the reference prompts and score answer records. None of them imports torch,
+so all can be used (and tested) without a model. Imports point one way: the plugins use the records
+and the metrics, the records use neither, and the metrics use nothing else of :mod:`mvlm.eval`.
 :mod:`mvlm.eval.runner` asks the questions with a model (resumable, batched, sharded) and writes the
 answers and the README table; its names here (``run_benchmark``, ``run_benchmarks``...) load lazily.
 """

@@ -19,7 +19,8 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mvlm.errors import ConfigError, ImageError, PromptError
-from mvlm.eval.benchmarks import Benchmark, ImageRef, Problem, Question
+from mvlm.eval.benchmarks import Benchmark
+from mvlm.eval.records import ImageRef, Problem, Question
 
 if TYPE_CHECKING:  # pragma: no cover
     from PIL.Image import Image
@@ -54,7 +55,7 @@ def batch_questions(
         max_new_tokens: A cap for every question (default: each question's own, the reference's).
 
     Example:
-        >>> from mvlm.eval.benchmarks import Question
+        >>> from mvlm.eval.records import Question
         >>> qs = [Question("b", str(i), i, "t", "t", None, cap) for i, cap in enumerate([128, 128, 1024, 128])]
         >>> [[q.key for q in batch] for batch in batch_questions(qs, 8)]
         [['0', '1'], ['2'], ['3']]

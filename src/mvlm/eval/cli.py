@@ -120,7 +120,8 @@ def _add_benchmark_option(parser: argparse.ArgumentParser) -> None:
         action="append",
         metavar="[NAME:]KEY=VALUE",
         help="an option of the benchmark plugin, value read as JSON if it parses: circular=true (MMBench circular "
-        "evaluation), matcher=vlmevalkit or matcher=llava (MMBench letter matching; default: MMBench's own evaluator), split=val (synthetic); repeat for several; "
+        "evaluation), matcher=vlmevalkit or matcher=llava (MMBench letter matching; default: MMBench's own evaluator), "
+        "split=val (synthetic); repeat for several; "
         "with --benchmark all prefix the benchmark: mmbench:circular=true",
     )
 
@@ -317,7 +318,8 @@ def _load_model(args: argparse.Namespace, context: Any) -> tuple[Any, str]:
 
 def _score_command(args: argparse.Namespace) -> int:
     """Score an answer file and print (and optionally write) the report."""
-    from mvlm.eval.benchmarks import get_benchmark, load_answers
+    from mvlm.eval.benchmarks import get_benchmark
+    from mvlm.eval.records import load_answers
     from mvlm.eval.results import RESULTS_FILE, describe_report, write_report, write_summary
 
     options = parse_benchmark_options(args.benchmark_option, [args.benchmark])

@@ -7,7 +7,7 @@
 2. keep chunk ``chunk_idx`` of ``num_chunks`` (:func:`~mvlm.eval.sharding.get_chunk`, the reference's
    ``split_list``);
 3. skip the questions the answer file already answers (a rerun resumes; a half-written last line
-   from a crash is repaired first, see :func:`~mvlm.eval.answer_file.repair_answer_file`);
+   from a crash is repaired first, see :func:`~mvlm.eval.records.answer_file.repair_answer_file`);
 4. answer the rest greedily (temperature 0, one beam, the reference's ``max_new_tokens`` per
    benchmark) in batches of questions with the same cap, through :func:`mvlm.inference.chat` with the
    benchmark's template, showing a progress bar with an ETA, and append each batch's records (the
@@ -36,10 +36,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mvlm.errors import ConfigError, DataError
-from mvlm.eval.answer_file import AnswerWriter, repair_answer_file
 from mvlm.eval.asking import answer_batch, batch_questions, check_prompts, eval_mode, image_padding
-from mvlm.eval.benchmarks import Benchmark, Problem, get_benchmark, list_benchmarks, load_answers
-from mvlm.eval.benchmarks.problems import PROBLEM_KINDS
+from mvlm.eval.benchmarks import Benchmark, get_benchmark, list_benchmarks
+from mvlm.eval.records import PROBLEM_KINDS, AnswerWriter, Problem, load_answers, repair_answer_file
 from mvlm.eval.results import METRICS_FILE, describe_report, write_report, write_summary
 from mvlm.eval.sharding import (
     ANSWERS_FILE,
@@ -62,7 +61,7 @@ README_ORDER: tuple[str, ...] = ("gqa", "sqa", "textvqa", "pope", "mme", "mmbenc
 RUN_PROBLEM_KINDS: dict[str, str] = {
     "not_asked": "a question the model could not be asked (its prompt is too long for the context, or malformed)",
 }
-"""Problem kinds only the runner reports (besides :data:`~mvlm.eval.benchmarks.PROBLEM_KINDS`)."""
+"""Problem kinds only the runner reports (besides :data:`~mvlm.eval.records.problems.PROBLEM_KINDS`)."""
 
 OnBatch = Callable[[int, int], None]
 """Called after each batch is written with ``(questions done in this chunk, questions in this chunk)``."""

@@ -28,8 +28,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from mvlm.errors import ConfigError, DataError
-from mvlm.eval.benchmarks.problems import Problem
-from mvlm.eval.benchmarks.records import load_answers
+from mvlm.eval.records import Problem, load_answers
 
 __all__ = [
     "ANSWERS_FILE",

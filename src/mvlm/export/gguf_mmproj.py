@@ -31,7 +31,7 @@ graph expects. In ``f16`` files, 2-D and convolution weights are f16 and everyth
 **Known limit (no GGUF-side fix).** llama.cpp 0.3.36's LLaVA graph appends CLIP's class embedding
 after the patches instead of before them (llama.cpp issue 25814, fix in PR 25844), which shifts the
 position embeddings; images encoded by llama.cpp's own CLIP therefore differ from MobileVLM's. mvlm's
-llama.cpp backend (:mod:`mvlm.export.llamacpp_backend`) encodes images in PyTorch instead.
+llama.cpp backend (:mod:`mvlm.inference.llamacpp_backend`) encodes images in PyTorch instead.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 ``"transformers"`` (the default) is mvlm's PyTorch path. Other backends are registered here by
 name and looked up when ``chat(..., backend=name)`` asks for them; each is a callable with the
 signature of :func:`mvlm.inference.chat` (minus ``backend``). ``"llama.cpp"`` (alias ``llamacpp``)
-encodes the images with PyTorch and decodes with llama.cpp (:mod:`mvlm.export.llamacpp_backend`,
+encodes the images with PyTorch and decodes with llama.cpp (:mod:`mvlm.inference.llamacpp_backend`,
 imported only when used; needs ``pip install "mvlm[llamacpp]"``).
 
 Example::
@@ -57,7 +57,7 @@ def get_decode_backend(name: str) -> DecodeBackend:
 
 @register_decode_backend("llama.cpp", aliases=("llamacpp",))
 def _llamacpp_chat(*args: Any, **kwargs: Any) -> Any:
-    """PyTorch image encoding, llama.cpp decoding (:func:`mvlm.export.llamacpp_backend.chat`)."""
-    from mvlm.export.llamacpp_backend import chat
+    """PyTorch image encoding, llama.cpp decoding (:func:`mvlm.inference.llamacpp_backend.chat`)."""
+    from mvlm.inference.llamacpp_backend import chat
 
     return chat(*args, **kwargs)

@@ -82,7 +82,7 @@ def chat(
             (:mod:`mvlm.inference.backends`): ``"llama.cpp"`` encodes the images with PyTorch and
             decodes with llama.cpp, exporting the language model to GGUF once into a cache (needs
             ``mvlm[llamacpp]``; options ``quant`` (default ``"f16"``), ``cache_dir``, ``threads``,
-            ``seed``; see :func:`mvlm.export.llamacpp_backend.chat`). ``fast_decode`` applies to
+            ``seed``; see :func:`mvlm.inference.llamacpp_backend.chat`). ``fast_decode`` applies to
             ``"transformers"`` only.
         **generate_kwargs: More options for transformers' ``generate`` (``top_k``,
             ``repetition_penalty``, ``no_repeat_ngram_size``...).

@@ -24,13 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mvlm.errors import PromptError
-from mvlm.prompting import (
-    check_image_count,
-    count_image_tokens,
-    encode_prompt,
-    ensure_image_token,
-    get_conversation,
-)
+from mvlm.prompting import build_chat_prompt
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import Tensor
@@ -150,22 +144,14 @@ def render_prompt(request: ChatRequest, conv_mode: str | Conversation = "v1") ->
     """The prompt text of ``request``: earlier turns, the new message and an empty answer slot.
 
     When no user message has an ``<image>`` tag, the first one gets ``"<image>\\n"`` per image in front
-    (as the reference's inference script builds ``"<image>\\n" + prompt``).
+    (as the reference's inference script builds ``"<image>\\n" + prompt``):
+    :func:`mvlm.prompting.build_chat_prompt`.
 
     Raises:
         PromptError: The tags and the images do not match in number.
         UnknownNameError: ``conv_mode`` names no template.
     """
-    conv = get_conversation(conv_mode)
-    turns: list[tuple[str, str | None]] = [*request.history, (request.prompt, None)]
-    num_images = len(request.images)
-    if num_images and not any(count_image_tokens(user) for user, _ in turns):
-        turns[0] = (ensure_image_token(turns[0][0], num_images), turns[0][1])
-    check_image_count("\n".join(user for user, _ in turns), num_images)
-    for user, answer in turns:
-        conv.append_message(conv.roles[0], user)
-        conv.append_message(conv.roles[1], answer)
-    return conv.get_prompt()
+    return build_chat_prompt(request.prompt, conv_mode, history=request.history, num_images=len(request.images))
 
 
 def _image_key(image: Any) -> tuple[str, Any]:
@@ -247,26 +233,17 @@ def prepare_batch(
     """
     import torch
 
+    from mvlm.model.processing import MobileVLMProcessor
+
+    processor = MobileVLMProcessor.for_model(model, tokenizer=tokenizer)
     prompts = [render_prompt(request, conv_mode) for request in requests]
     rows = [
-        encode_prompt(
-            text,
-            tokenizer,
-            num_image_tokens=model.num_image_tokens,
-            num_images=len(request.images),
-            context_length=model.config.context_length,
-            reserve_tokens=1,
-        ).input_ids
+        processor.encode(text, num_images=len(request.images)).input_ids
         for text, request in zip(prompts, requests, strict=True)
     ]
     features = encode_images(model, requests, image_cache)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    length = max(len(row) for row in rows)
-    input_ids = torch.full((len(rows), length), pad_id, dtype=torch.long)
-    attention_mask = torch.zeros((len(rows), length), dtype=torch.long)
-    for index, row in enumerate(rows):
-        input_ids[index, length - len(row) :] = torch.tensor(row, dtype=torch.long)
-        attention_mask[index, length - len(row) :] = 1
+    input_ids = processor.pad(rows, side="left")
+    attention_mask = processor.attention_mask(rows, side="left")
     device = next(model.get_input_embeddings().parameters()).device
     with torch.no_grad():
         embeds, _ = model.embed_inputs(input_ids.to(device), image_features=features)

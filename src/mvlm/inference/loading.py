@@ -6,7 +6,7 @@
 * CPU: bfloat16 by default where the CPU computes in bf16 natively (AVX-512 BF16 or AMX), float32
   elsewhere: on an AVX2-only CPU PyTorch emulates bf16 and its matmuls run 5-300x slower than float32
   (:func:`default_cpu_dtype`). ``load_8bit`` / ``load_4bit`` use mvlm's weight-only int8 / group-wise
-  int4 (:func:`mvlm.quantization.quantize_int8`, :func:`mvlm.quantization.quantize_int4`) for the
+  int4 (:func:`mvlm.inference.quantization.quantize_int8`, :func:`mvlm.inference.quantization.quantize_int4`) for the
   language model's layers.
 * Other devices: float32 by default; 8-/4-bit as on CPU.
 
@@ -73,7 +73,7 @@ def default_cpu_dtype() -> torch.dtype:
     """
     import torch
 
-    from mvlm.cpu_kernels import cpu_supports
+    from mvlm.inference.cpu_kernels import cpu_supports
 
     native = cpu_supports("avx512_bf16") or cpu_supports("amx_bf16")
     return torch.bfloat16 if native else torch.float32
@@ -174,11 +174,11 @@ def load_model_for_inference(
     model = MobileVLM.from_pretrained(model_path, dtype=resolved_dtype, **from_pretrained_kwargs)
     model = model.to(resolved_device).eval()
     if load_8bit:
-        from mvlm.quantization import quantize_int8
+        from mvlm.inference.quantization import quantize_int8
 
         quantize_int8(model)
     elif load_4bit:
-        from mvlm.quantization import quantize_int4
+        from mvlm.inference.quantization import quantize_int4
 
         quantize_int4(model)
     model._mvlm_fast_decode = fast_decode

@@ -14,13 +14,12 @@ Example:
 
 from __future__ import annotations
 
-import json
-from importlib import resources
 from typing import Any
 
 from transformers import LlamaConfig
 
 from mvlm.errors import ConfigError
+from mvlm.presets import read_presets
 from mvlm.registry import Registry
 
 __all__ = [
@@ -49,12 +48,9 @@ def register_language_model_preset(name: str, config: dict[str, Any], *, aliases
 
 
 def _register_packaged_presets() -> None:
-    folder = resources.files("mvlm.language").joinpath("presets")
     aliases = {"mobilellama-1.4b": ("MobileLLaMA-1.4B",), "mobilellama-2.7b": ("MobileLLaMA-2.7B",)}
-    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".json"):
-            name = entry.name.removesuffix(".json")
-            register_language_model_preset(name, json.loads(entry.read_text()), aliases=aliases.get(name, ()))
+    for name, preset in read_presets("mvlm.language", "presets", kind="language-model preset", keep_notes=True).items():
+        register_language_model_preset(name, preset, aliases=aliases.get(name, ()))
 
 
 def get_language_model_preset(name: str) -> dict[str, Any]:

@@ -12,19 +12,16 @@ Presets of the five published checkpoints live as data in ``presets/*.json``.
 
 from __future__ import annotations
 
-import json
-from importlib import resources
 from typing import Any
 
 from transformers import LlamaConfig
 
 from mvlm.errors import ConfigError
+from mvlm.presets import read_presets
+from mvlm.prompting.constants import IMAGE_TOKEN_INDEX
 from mvlm.registry import Registry
 
 __all__ = ["MODEL_PRESETS", "MobileVLMConfig", "list_model_presets"]
-
-IMAGE_TOKEN_INDEX = -200
-"""The id that marks image positions in ``input_ids`` (the reference's ``IMAGE_TOKEN_INDEX``)."""
 
 MODEL_PRESETS: Registry[dict[str, Any]] = Registry("MobileVLM preset")
 """The published MobileVLM configurations by name (``MobileVLM-1.7B``, ``MobileVLM_V2-3B``...)."""
@@ -235,12 +232,9 @@ def list_model_presets() -> list[str]:
 
 
 def _register_packaged_presets() -> None:
-    folder = resources.files("mvlm.model").joinpath("presets")
-    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".json"):
-            name = entry.name.removesuffix(".json")
-            aliases = (name.lower().replace("_", "-"),) if name.lower().replace("_", "-") != name else ()
-            MODEL_PRESETS.register(name, json.loads(entry.read_text()), aliases=aliases)
+    for name, preset in read_presets("mvlm.model", "presets", kind="MobileVLM preset", keep_notes=True).items():
+        aliases = (name.lower().replace("_", "-"),) if name.lower().replace("_", "-") != name else ()
+        MODEL_PRESETS.register(name, preset, aliases=aliases)
 
 
 _register_packaged_presets()

@@ -23,11 +23,12 @@ from torch import Tensor, nn
 from transformers import GenerationMixin, PreTrainedModel
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
-from mvlm.errors import CheckpointError, ConfigError, PromptError, UnknownNameError
+from mvlm.errors import CheckpointError, ConfigError, PromptError
 from mvlm.model.configuration import MobileVLMConfig
+from mvlm.model.parts import build_language_backbone, build_projector, build_vision_tower
 from mvlm.model.splicing import splice_image_features
-from mvlm.projectors import AutoProjector, Projector
-from mvlm.vision import AutoVisionTower, VisionTower, create_vision_tower
+from mvlm.projectors import Projector
+from mvlm.vision import VisionTower
 
 __all__ = ["MobileVLM", "MobileVLMForCausalLM", "MobileVLMPreTrainedModel"]
 
@@ -45,39 +46,6 @@ class MobileVLMPreTrainedModel(PreTrainedModel):
     _supports_sdpa = True
     _supports_attention_backend = True
     _keys_to_ignore_on_load_unexpected: ClassVar[list[str]] = [r"\.position_ids$", r"rotary_emb\.inv_freq$"]
-
-
-def _build_language_backbone(config: MobileVLMConfig) -> nn.Module:
-    from transformers import AutoModel, LlamaModel
-
-    if config.text_model_type == "llama":
-        return LlamaModel(config)
-    return AutoModel.from_config(config.language_config())
-
-
-def _build_vision_tower(config: MobileVLMConfig) -> VisionTower:
-    try:
-        if config.mm_vision_config:
-            options = dict(config.mm_vision_tower_options or {})
-            return create_vision_tower(
-                config.vision_tower_type or "clip",
-                dict(config.mm_vision_config),
-                select_layer=config.mm_vision_select_layer,
-                select_feature=config.mm_vision_select_feature,
-                **options,
-            )
-        return AutoVisionTower.from_config(config)
-    except UnknownNameError as error:
-        raise ConfigError(f"the config's vision_tower_type is not a registered vision tower: {error}") from None
-
-
-def _build_projector(config: MobileVLMConfig) -> Projector:
-    try:
-        return AutoProjector.from_config(config)
-    except UnknownNameError as error:
-        raise ConfigError(
-            f"the config's mm_projector_type '{config.mm_projector_type}' is not a registered projector: {error}"
-        ) from None
 
 
 class MobileVLMForCausalLM(MobileVLMPreTrainedModel, GenerationMixin):
@@ -99,9 +67,9 @@ class MobileVLMForCausalLM(MobileVLMPreTrainedModel, GenerationMixin):
 
     def __init__(self, config: MobileVLMConfig) -> None:
         super().__init__(config)
-        self.model = _build_language_backbone(config)
-        tower = _build_vision_tower(config)
-        projector = _build_projector(config)
+        self.model = build_language_backbone(config)
+        tower = build_vision_tower(config)
+        projector = build_projector(config)
         if tower.hidden_size != projector.in_dim:
             raise ConfigError(
                 f"the vision tower gives {tower.hidden_size}-wide features but mm_hidden_size is {projector.in_dim}; "
@@ -181,9 +149,6 @@ class MobileVLMForCausalLM(MobileVLMPreTrainedModel, GenerationMixin):
         """
         image_mask = input_ids == self.config.image_token_index
         embeddings = self.get_input_embeddings()(input_ids.masked_fill(image_mask, 0))
-        if torch.compiler.is_compiling() and pixel_values is None and image_features is None and labels is None:
-            # a compiled decoding step (mvlm.inference.fast_decode): generated ids, no image positions to check
-            return embeddings, labels
         has_positions = bool(image_mask.any())
         if image_features is None and pixel_values is not None:
             if not has_positions:
@@ -259,6 +224,33 @@ class MobileVLMForCausalLM(MobileVLMPreTrainedModel, GenerationMixin):
             loss = self.loss_function(logits=logits, labels=labels, vocab_size=self.config.vocab_size, **kwargs)
         extras = {key: value for key, value in outputs.items() if key != "last_hidden_state"}
         return CausalLMOutputWithPast(loss=loss, logits=logits, **extras)
+
+    def prepare_inputs_for_generation(
+        self,
+        input_ids: Tensor,
+        *args: Any,
+        cache: Any = None,
+        inputs_embeds: Tensor | None = None,
+        pixel_values: Tensor | None = None,
+        image_features: Tensor | None = None,
+        is_first_iteration: bool | None = False,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """``generate``'s per-step inputs: the images go with the prompt, later steps get embeddings.
+
+        The first step (the prefill, or every step without a cache) gets ``pixel_values`` /
+        ``image_features`` with the prompt. A later step's ids are generated text, which holds no image
+        position, so they are embedded here and passed as ``inputs_embeds``: the step itself (compiled
+        under ``fast_decode``) then only runs the language model.
+        """
+        inputs = super().prepare_inputs_for_generation(
+            input_ids, *args, cache=cache, inputs_embeds=inputs_embeds, is_first_iteration=is_first_iteration, **kwargs
+        )
+        if is_first_iteration or inputs.get("cache") is None:
+            inputs["pixel_values"], inputs["image_features"] = pixel_values, image_features
+        elif inputs.get("input_ids") is not None:
+            inputs["inputs_embeds"] = self.get_input_embeddings()(inputs.pop("input_ids"))
+        return inputs
 
     # ----------------------------------------------------------------------------- checkpoints
     @classmethod
@@ -427,6 +419,19 @@ class MobileVLMForCausalLM(MobileVLMPreTrainedModel, GenerationMixin):
         from mvlm.vision import ImageProcessor
 
         return ImageProcessor.for_tower(self.vision_tower, pad_to_square=self.config.image_aspect_ratio == "pad")
+
+    @property
+    def processor(self) -> Any:
+        """Text and images -> this model's inputs: a :class:`~mvlm.model.processing.MobileVLMProcessor`
+        with this model's tokenizer (:attr:`tokenizer`), image preprocessing and token count.
+
+        Example:
+            >>> batch = model.processor(images="photo.jpg", text="What is it?")  # doctest: +SKIP
+            >>> model.processor.batch_decode(model.generate(**batch, max_new_tokens=16))  # doctest: +SKIP
+        """
+        from mvlm.model.processing import MobileVLMProcessor
+
+        return MobileVLMProcessor.for_model(self)
 
     # ----------------------------------------------------------------------------- inference
     def chat(self, images: Any, prompts: Any, **options: Any) -> Any:

@@ -13,11 +13,9 @@ from __future__ import annotations
 from torch import Tensor
 
 from mvlm.errors import ShapeError
+from mvlm.prompting.constants import IGNORE_INDEX
 
-__all__ = ["IGNORE_INDEX", "splice_image_features"]
-
-IGNORE_INDEX = -100
-"""Label value the loss ignores (the reference's ``IGNORE_INDEX``)."""
+__all__ = ["splice_image_features"]
 
 
 def splice_image_features(

@@ -25,7 +25,7 @@ from typing import Any
 
 from mvlm.errors import ConfigError, PromptError
 from mvlm.prompting.constants import DEFAULT_IMAGE_TOKEN
-from mvlm.prompting.image_tags import ensure_image_token
+from mvlm.prompting.image_tags import check_image_count, count_image_tokens, ensure_image_token
 from mvlm.registry import Registry
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "Conversation",
     "Message",
     "SeparatorStyle",
+    "build_chat_prompt",
     "build_prompt",
     "get_conversation",
     "list_conversations",
@@ -377,4 +378,37 @@ def build_prompt(question: str, template: str | Conversation = "v1", *, num_imag
     conv = get_conversation(template)
     conv.append_message(conv.roles[0], ensure_image_token(question, num_images))
     conv.append_message(conv.roles[1], None)
+    return conv.get_prompt()
+
+
+def build_chat_prompt(
+    message: str,
+    template: str | Conversation = "v1",
+    *,
+    history: Sequence[tuple[str, str]] = (),
+    num_images: int = 0,
+) -> str:
+    """The prompt of a conversation: earlier ``(user, answer)`` turns, the new message, an empty answer slot.
+
+    When no user message has an ``<image>`` tag, the first one gets ``"<image>\\n"`` per image in
+    front (as the reference's inference script builds ``"<image>\\n" + prompt``); tags the user wrote
+    stay where they are, and their number must match ``num_images``.
+
+    Raises:
+        PromptError: The tags and the images differ in number.
+        UnknownNameError: ``template`` names no template.
+
+    Example:
+        >>> from mvlm.prompting import build_chat_prompt
+        >>> build_chat_prompt("And now?", "v1", history=[("<image>\\nWhat is it?", "A cat.")], num_images=1)[-60:]
+        "USER: <image>\\nWhat is it? ASSISTANT: A cat.</s>USER: And now? ASSISTANT:"
+    """
+    conv = get_conversation(template)
+    turns: list[tuple[str, str | None]] = [*history, (message, None)]
+    if num_images and not any(count_image_tokens(user) for user, _ in turns):
+        turns[0] = (ensure_image_token(turns[0][0], num_images), turns[0][1])
+    check_image_count("\n".join(user for user, _ in turns), num_images)
+    for user, answer in turns:
+        conv.append_message(conv.roles[0], user)
+        conv.append_message(conv.roles[1], answer)
     return conv.get_prompt()

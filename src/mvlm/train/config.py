@@ -1,4 +1,9 @@
-"""``TrainConfig``: one training run — a recipe plus the paths and any overrides."""
+"""``TrainConfig``: one training run — a recipe plus the paths and any overrides.
+
+How the run is carried out (checkpoints, logging, precision, scale-out) ends up in the
+:class:`~mvlm.training.RunOptions` both training stacks share: :meth:`TrainConfig.run_options`
+fills it with the recipe's values where the config leaves them out.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from typing import Any
 from mvlm.errors import ConfigError
 from mvlm.train.lora import LoraSettings
 from mvlm.train.recipes import Recipe, get_recipe
+from mvlm.training.arguments import RunOptions
 
 __all__ = ["TrainConfig"]
 
@@ -132,6 +138,34 @@ class TrainConfig:
         """
         value = getattr(self, key)
         return getattr(self.recipe_spec, key) if value is None else value
+
+    def run_options(self, *, projector_only: bool = False) -> RunOptions:
+        """How this run is carried out, as the :class:`~mvlm.training.RunOptions` both training stacks share.
+
+        Recipe values fill what this config leaves out (``save_steps``, ``save_total_limit``,
+        ``gradient_checkpointing``); ``bf16`` stays ``None`` (the hardware decides) unless this
+        config sets it or the recipe trains in fp32.
+
+        Args:
+            projector_only: Only the projector trains: no gradient checkpointing (the frozen
+                language model keeps no activations to recompute).
+        """
+        recipe = self.recipe_spec
+        return RunOptions(
+            output_dir=self.output_dir,
+            logging_steps=self.logging_steps,
+            save_steps=self.resolved("save_steps"),
+            save_total_limit=self.resolved("save_total_limit"),
+            seed=self.seed,
+            dataloader_num_workers=self.dataloader_num_workers,
+            bf16=self.bf16 if self.bf16 is not None or recipe.bf16 else False,
+            gradient_checkpointing=bool(self.resolved("gradient_checkpointing")) and not projector_only,
+            fsdp=self.fsdp,
+            deepspeed=self.deepspeed,
+            resume=self.resume,
+            report_to=self.report_to,
+            extra_training_arguments=self.extra_training_arguments,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain data (for logs and ``train_config.json``)."""

@@ -4,16 +4,19 @@ Four recipes: ``v1-pretrain`` (feature alignment: projector only, lr 1e-3, ``pla
 ``v1-finetune`` (instruction tuning: projector + LLM), ``v2-pretrain`` (projector + LLM, the
 projector at its own lr 1e-3) and ``v2-finetune`` (multi-task tuning). Batch sizes are those of the
 reference's 8-GPU runs; :class:`~mvlm.train.TrainConfig` scales them to the machine at hand.
+
+The shipped DeepSpeed / FSDP configurations (:func:`load_distributed_config`) and
+:func:`fsdp_training_arguments` are those of :mod:`mvlm.training.distributed`, re-exported here.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, fields
-from importlib import resources
 from typing import Any
 
+from mvlm.presets import read_presets
 from mvlm.registry import Registry
+from mvlm.training.distributed import fsdp_training_arguments, load_distributed_config
 
 __all__ = [
     "RECIPES",
@@ -126,60 +129,9 @@ def list_recipes() -> list[str]:
     return RECIPES.names()
 
 
-def load_distributed_config(name: str) -> dict[str, Any]:
-    """A shipped DeepSpeed / FSDP config as a dict (the ``_source`` note removed).
-
-    Args:
-        name: ``zero2``, ``zero3`` (DeepSpeed, as the reference's ``scripts/deepspeed/*.json``) or ``fsdp``.
-
-    Raises:
-        ConfigError: No shipped config of that name (the message lists them).
-    """
-    from mvlm.errors import ConfigError
-
-    folder = resources.files("mvlm.train").joinpath("distributed")
-    entry = folder.joinpath(f"{name}.json")
-    if not entry.is_file():
-        known = sorted(e.name.removesuffix(".json") for e in folder.iterdir() if e.name.endswith(".json"))
-        raise ConfigError(f"no shipped distributed config '{name}'; known: {', '.join(known)} (or pass a JSON path)")
-    return {k: v for k, v in json.loads(entry.read_text()).items() if not k.startswith("_")}
-
-
-def fsdp_training_arguments(settings: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    """``TrainingArguments``' ``fsdp`` and ``fsdp_config`` from an FSDP config dict (shipped or the user's).
-
-    The legacy strategy string (``"full_shard auto_wrap"``, what the reference's scripts pass) is
-    deprecated in transformers 5 for FSDP2; it becomes ``fsdp=True`` with ``reshard_after_forward``
-    (``full_shard``: true, ``shard_grad_op``: false) and ``cpu_offload`` (``offload``) in the config.
-    A string naming an FSDP1-only strategy, or a config with ``"version": 1``, is passed on unchanged.
-
-    Args:
-        settings: ``{"fsdp": true | "<strategy words>", "fsdp_config": {...}}``.
-    """
-    fsdp = settings.get("fsdp", True)
-    config = dict(settings.get("fsdp_config", {}))
-    if not isinstance(fsdp, str) or int(config.get("version", 2)) != 2:
-        return fsdp, config
-    translated = dict(config)
-    for word in fsdp.split():
-        if word == "full_shard":
-            translated.setdefault("reshard_after_forward", True)
-        elif word == "shard_grad_op":
-            translated.setdefault("reshard_after_forward", False)
-        elif word == "offload":
-            translated.setdefault("cpu_offload", True)
-        elif word != "auto_wrap":
-            return fsdp, config  # an FSDP1-only strategy: transformers handles (or refuses) it
-    return True, translated
-
-
 def _register_packaged_recipes() -> None:
-    folder = resources.files("mvlm.train").joinpath("recipes")
-    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".json"):
-            data = {k: v for k, v in json.loads(entry.read_text()).items() if not k.startswith("_")}
-            name = entry.name.removesuffix(".json")
-            RECIPES.register(name, Recipe(**data), aliases=(name.replace("-", "_"),))
+    for name, data in read_presets("mvlm.train", "recipes", kind="training recipe").items():
+        RECIPES.register(name, Recipe(**data), aliases=(name.replace("-", "_"),))
 
 
 _register_packaged_recipes()

@@ -3,17 +3,16 @@
 The steps: build or load the model (assembling stage I from MobileLLaMA + CLIP + a fresh
 projector, or continuing from stage I's output), choose what trains, wrap LoRA if asked, build the
 LLaVA data set and collator, turn the recipe into ``transformers.TrainingArguments`` (scaled to the
-devices at hand), train with :class:`~mvlm.train.MobileVLMTrainer` (resuming from the newest
-checkpoint after an interruption), and save: ``mm_projector.bin`` for a projector-only stage,
-adapters for LoRA, a full checkpoint otherwise; plus ``trainer_state.json``, ``loss_log.csv`` and
-``train_config.json``.
+devices at hand; :func:`mvlm.training.build_training_arguments`, as MobileLLaMA training does),
+train with :class:`~mvlm.train.MobileVLMTrainer` (resuming from the newest checkpoint after an
+interruption), and save: ``mm_projector.bin`` for a projector-only stage, adapters for LoRA, a full
+checkpoint otherwise; plus ``trainer_state.json``, ``loss_log.csv`` and ``train_config.json``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +23,8 @@ import torch
 from mvlm.errors import ConfigError
 from mvlm.train.config import TrainConfig
 from mvlm.train.freezing import TrainableParts, apply_trainable_parts, count_parameters
-from mvlm.train.recipes import fsdp_training_arguments, load_distributed_config
-from mvlm.train.trainer import PROJECTOR_FILE, LossLogCallback, MobileVLMTrainer, last_checkpoint
+from mvlm.train.trainer import PROJECTOR_FILE, LossLogCallback, MobileVLMTrainer
+from mvlm.training.arguments import RunOptions, build_training_arguments, gradient_accumulation_for, world_size
 
 __all__ = ["TrainResult", "build_training_model", "train"]
 
@@ -160,79 +159,27 @@ def build_training_model(config: TrainConfig) -> Any:
 
 
 # ------------------------------------------------------------------------------------------- arguments
-def _has_accelerator() -> bool:
-    accelerator = getattr(torch, "accelerator", None)
-    if accelerator is not None and hasattr(accelerator, "is_available"):
-        return bool(accelerator.is_available())
-    return torch.cuda.is_available()
-
-
-def _bf16_supported() -> bool:
-    # CPU autocast to bf16 is slow on most CPUs (and on the machines this was built on): fp32 there.
-    return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-
-
-def _read_json(path: str) -> dict[str, Any]:
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError) as error:
-        raise ConfigError(f"cannot read the JSON config '{path}': {error}") from error
-
-
-def _training_arguments(config: TrainConfig, learning_rate: float, projector_only: bool, unused_params: bool) -> Any:
-    from transformers import TrainingArguments
-
-    recipe = config.recipe_spec
+def _training_arguments(config: TrainConfig, options: RunOptions, learning_rate: float, unused_params: bool) -> Any:
+    """The run's ``TrainingArguments``: the recipe's schedule, its global batch reached on the devices at hand."""
     per_device = config.resolved("per_device_train_batch_size")
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if config.gradient_accumulation_steps is not None:
-        accumulation = config.gradient_accumulation_steps
-    else:
-        accumulation = max(1, config.resolved("global_batch_size") // (per_device * world_size))
-    bf16 = config.bf16 if config.bf16 is not None else (recipe.bf16 and _bf16_supported())
-    checkpointing = bool(config.resolved("gradient_checkpointing")) and not projector_only
-    checkpointing_name = (
-        "activation_checkpointing"
-        if "activation_checkpointing" in TrainingArguments.__dataclass_fields__
-        else "gradient_checkpointing"
+    accumulation = config.gradient_accumulation_steps
+    if accumulation is None:
+        accumulation = gradient_accumulation_for(config.resolved("global_batch_size"), per_device, world_size())
+    # e.g. a text-only batch leaves the projector without gradients
+    more: dict[str, Any] = {"ddp_find_unused_parameters": True} if unused_params else {}
+    return build_training_arguments(
+        options,
+        learning_rate=learning_rate,
+        per_device_train_batch_size=per_device,
+        gradient_accumulation_steps=accumulation,
+        warmup_ratio=config.resolved("warmup_ratio"),
+        weight_decay=config.resolved("weight_decay"),
+        lr_scheduler_type=config.resolved("lr_scheduler_type"),
+        max_steps=config.max_steps,
+        num_train_epochs=config.resolved("num_train_epochs"),
+        optim=config.recipe_spec.optim,
+        **more,
     )
-    accelerator = _has_accelerator()
-    options: dict[str, Any] = {
-        "output_dir": config.output_dir,
-        "learning_rate": learning_rate,
-        "num_train_epochs": config.resolved("num_train_epochs"),
-        "max_steps": config.max_steps,
-        "per_device_train_batch_size": per_device,
-        "gradient_accumulation_steps": accumulation,
-        "warmup_steps": float(config.resolved("warmup_ratio")),  # a float in [0, 1) is a ratio in transformers 5
-        "weight_decay": config.resolved("weight_decay"),
-        "lr_scheduler_type": config.resolved("lr_scheduler_type"),
-        "bf16": bf16,
-        checkpointing_name: checkpointing,
-        "logging_steps": config.logging_steps,
-        "save_strategy": "steps",
-        "save_steps": config.resolved("save_steps"),
-        "save_total_limit": config.resolved("save_total_limit"),
-        "seed": config.seed,
-        "data_seed": config.seed,
-        "dataloader_num_workers": config.dataloader_num_workers,
-        "dataloader_pin_memory": accelerator,
-        "use_cpu": not accelerator,  # lets accelerate run DDP on CPUs (gloo) under torchrun
-        "remove_unused_columns": False,
-        "report_to": config.report_to or "none",
-        "optim": recipe.optim,
-        "disable_tqdm": False,
-    }
-    if unused_params:  # e.g. a text-only batch leaves the projector without gradients
-        options["ddp_find_unused_parameters"] = True
-    if config.deepspeed:
-        name = str(config.deepspeed)
-        options["deepspeed"] = _read_json(name) if name.endswith(".json") else load_distributed_config(name)
-    if config.fsdp:
-        fsdp = _read_json(config.fsdp) if isinstance(config.fsdp, str) else load_distributed_config("fsdp")
-        options["fsdp"], options["fsdp_config"] = fsdp_training_arguments(fsdp)
-    options.update(config.extra_training_arguments)
-    return TrainingArguments(**options)
 
 
 def _learning_rate(config: TrainConfig, model: Any) -> float:
@@ -310,7 +257,8 @@ def train(config: TrainConfig, callbacks: Sequence[Any] = ()) -> TrainResult:
     dataset.validate()  # every problem in the data, before step 1
     has_text_only = any(length < 0 for length in dataset.modality_lengths)
     collator = DataCollatorForSupervisedDataset.from_tokenizer(tokenizer, model_max_length=max_length)
-    arguments = _training_arguments(config, learning_rate, projector_only, unused_params=has_text_only)
+    options = config.run_options(projector_only=projector_only)
+    arguments = _training_arguments(config, options, learning_rate, unused_params=has_text_only)
     sampler_factory = None
     if config.resolved("group_by_modality_length"):
         steps_world = arguments.world_size * arguments.gradient_accumulation_steps
@@ -330,8 +278,7 @@ def train(config: TrainConfig, callbacks: Sequence[Any] = ()) -> TrainResult:
         projector_only_checkpoints=projector_only,
         train_sampler_factory=sampler_factory,
     )
-    resume = config.resume
-    resumed_from = last_checkpoint(config.output_dir) if resume == "auto" else (str(resume) if resume else None)
+    resumed_from = options.resume_checkpoint()
     if resumed_from is not None and _is_finished(resumed_from, config):
         # transformers would run one step past the end; reload the finished state and save again instead
         if config.deepspeed or config.fsdp:

@@ -16,8 +16,6 @@ only adds what the reference's ``LLaVATrainer`` adds:
 from __future__ import annotations
 
 import csv
-import os
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ from torch.utils.data import Sampler
 from transformers import Trainer, TrainerCallback
 
 from mvlm.train.lora import NON_LORA_TRAINABLES, load_non_lora_trainables, save_non_lora_trainables
+from mvlm.training.checkpoints import last_checkpoint
 
 __all__ = [
     "LOSS_LOG",
@@ -44,7 +43,6 @@ LOSS_LOG = "loss_log.csv"
 """The loss log written beside the checkpoints: ``step,epoch,loss,learning_rate,grad_norm``."""
 
 _LOSS_COLUMNS = ("step", "epoch", "loss", "learning_rate", "grad_norm")
-_CHECKPOINT = re.compile(r"checkpoint-(\d+)")
 
 
 def _is_peft_model(model: Any) -> bool:
@@ -192,23 +190,3 @@ def nonzero_item_count(num_items_in_batch: torch.Tensor | int | None) -> torch.T
     if isinstance(num_items_in_batch, torch.Tensor):
         return torch.ones_like(num_items_in_batch) if int(num_items_in_batch) == 0 else num_items_in_batch
     return 1 if num_items_in_batch == 0 else num_items_in_batch
-
-
-def last_checkpoint(output_dir: str | os.PathLike[str]) -> str | None:
-    """The newest complete ``checkpoint-N`` folder in ``output_dir`` (what an interrupted run resumes from).
-
-    A checkpoint is complete when it holds ``trainer_state.json``, which transformers writes last:
-    a process killed while saving leaves a folder without it, and the run resumes from the one before.
-
-    Returns:
-        The folder, or ``None`` when there is none.
-    """
-    folder = Path(output_dir)
-    if not folder.is_dir():
-        return None
-    complete = [
-        (int(match.group(1)), path)
-        for path in folder.iterdir()
-        if (match := _CHECKPOINT.fullmatch(path.name)) and (path / "trainer_state.json").is_file()
-    ]
-    return str(max(complete)[1]) if complete else None

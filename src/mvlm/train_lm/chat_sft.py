@@ -16,18 +16,18 @@ import dataclasses
 import json
 import logging
 from dataclasses import asdict, dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from mvlm.errors import CheckpointError, ConfigError
+from mvlm.presets import read_presets
 from mvlm.registry import Registry
-from mvlm.train_lm.arguments import RunOptions, bf16_supported, build_training_arguments, world_size
 from mvlm.train_lm.sharegpt import ShareGPTDataset, TextSFTCollator, read_sharegpt
 from mvlm.train_lm.tokenizer_files import load_lm_tokenizer, save_tokenizer_files
 from mvlm.train_lm.trainer import LMTrainer
+from mvlm.training.arguments import RunOptions, build_training_arguments, gradient_accumulation_for, world_size
 
 __all__ = ["SFT_RECIPES", "SFTConfig", "SFTRecipe", "SFTResult", "get_sft_recipe", "list_sft_recipes", "sft"]
 
@@ -84,16 +84,13 @@ def list_sft_recipes() -> list[str]:
 
 
 def _register_packaged_recipes() -> None:
-    folder = resources.files("mvlm.train_lm").joinpath("recipes")
-    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".json"):
-            data = {k: v for k, v in json.loads(entry.read_text()).items() if not k.startswith("_")}
-            SFT_RECIPES.register(entry.name.removesuffix(".json"), SFTRecipe(**data))
+    for name, data in read_presets("mvlm.train_lm", "recipes", kind="chat SFT recipe").items():
+        SFT_RECIPES.register(name, SFTRecipe(**data))
 
 
 @dataclass(kw_only=True)
 class SFTConfig(RunOptions):
-    """One chat-SFT run (the :class:`~mvlm.train_lm.arguments.RunOptions` fields plus these). ``None``: the recipe's.
+    """One chat-SFT run (the :class:`~mvlm.training.RunOptions` fields plus these). ``None``: the recipe's.
 
     Attributes:
         model: The model to fine-tune (a pre-training output folder, or a hub id).
@@ -145,8 +142,9 @@ class SFTConfig(RunOptions):
         """Gradient accumulation steps: as given, else enough to reach the global batch on ``ranks`` devices."""
         if self.gradient_accumulation_steps is not None:
             return self.gradient_accumulation_steps
-        per_step = self.resolved("per_device_train_batch_size") * ranks
-        return max(1, self.resolved("global_batch_size") // per_step)
+        return gradient_accumulation_for(
+            self.resolved("global_batch_size"), self.resolved("per_device_train_batch_size"), ranks
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration as plain data (written as ``sft_config.json``)."""
@@ -224,8 +222,8 @@ def sft(config: SFTConfig, *, callbacks: list[Any] | None = None) -> SFTResult:
 
     recipe = config.recipe_spec
     options = dataclasses.replace(
-        config,
-        bf16=config.bf16 if config.bf16 is not None else (recipe.bf16 and bf16_supported()),
+        config,  # bf16 None: where the hardware supports it, if the recipe trains in bf16
+        bf16=config.bf16 if config.bf16 is not None or recipe.bf16 else False,
         gradient_checkpointing=config.gradient_checkpointing and recipe.gradient_checkpointing,
     )
     arguments = build_training_arguments(
@@ -239,6 +237,7 @@ def sft(config: SFTConfig, *, callbacks: list[Any] | None = None) -> SFTResult:
         max_steps=config.max_steps,
         num_train_epochs=float(config.resolved("num_train_epochs")),
         has_eval=eval_dataset is not None,
+        include_num_input_tokens_seen="non_padding",
     )
     resume = config.resume_checkpoint()
     trainer = LMTrainer(

@@ -223,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a LM-training command; returns the exit status (1 with a message on an mvlm error)."""
-    from mvlm.cli import run_command
+    from mvlm.command_runner import run_command
 
     return run_command(build_parser(), argv)
 

@@ -26,11 +26,11 @@ from typing import Any
 import torch
 
 from mvlm.errors import ConfigError, UnknownNameError
-from mvlm.train_lm.arguments import RunOptions, build_training_arguments
 from mvlm.train_lm.documents import DocumentSource, FileDocumentSource, HFDocumentSource, TextUnit
 from mvlm.train_lm.stream import PackedBatchCollator, PackedSequenceDataset, PackedTokenStream, build_eval_sequences
 from mvlm.train_lm.tokenizer_files import load_lm_tokenizer, save_tokenizer_files
 from mvlm.train_lm.trainer import LMTrainer, StreamCheckpointCallback, StreamProgress, restore_stream_state
+from mvlm.training.arguments import RunOptions, build_training_arguments, world_size
 
 __all__ = [
     "PretrainConfig",
@@ -46,7 +46,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(kw_only=True)
 class PretrainConfig(RunOptions):
-    """One pre-training run (the :class:`~mvlm.train_lm.arguments.RunOptions` fields plus these).
+    """One pre-training run (the :class:`~mvlm.training.RunOptions` fields plus these).
 
     Attributes:
         tokenizer: The tokenizer: a folder, a hub id, or a SentencePiece ``tokenizer.model``.
@@ -286,8 +286,6 @@ def pretrain(config: PretrainConfig, *, callbacks: list[Any] | None = None) -> P
     source = open_corpus(config)
     eval_dataset = _eval_data(config, source, tokenizer)
 
-    from mvlm.train_lm.arguments import world_size
-
     steps = config.steps(world_size())
     arguments = build_training_arguments(
         config,
@@ -303,6 +301,7 @@ def pretrain(config: PretrainConfig, *, callbacks: list[Any] | None = None) -> P
         adam_beta2=config.adam_beta2,
         max_grad_norm=config.max_grad_norm,
         ignore_data_skip=True,
+        include_num_input_tokens_seen="non_padding",
     )
     stream = PackedTokenStream(
         source,

@@ -1,35 +1,25 @@
-"""The registry, the Question / ImageRef types, answer records, the JSON-array reader, and the import weight."""
+"""The registry and the benchmark contract, the question set a plugin returns, and the import weight."""
 
 from __future__ import annotations
 
 import doctest
 import importlib
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from helpers.benchfiles import png_base64, write_lines, write_png
+from helpers.benchfiles import write_lines, write_png
 
-from mvlm.errors import ConfigError, DataError, ImageError, UnknownNameError
+from mvlm.errors import ConfigError, DataError, UnknownNameError
 from mvlm.eval.benchmarks import (
     BENCHMARKS,
-    AnswerRecord,
     Benchmark,
-    ImageRef,
-    Question,
     ScoredPart,
-    answer_line,
     get_benchmark,
     list_benchmarks,
-    load_answers,
-    make_answer_record,
-    new_answer_id,
-    read_answers,
     register_benchmark,
 )
-from mvlm.eval.benchmarks.reading import read_json_array
 
 
 def test_import_is_light():
@@ -94,69 +84,6 @@ def test_resolve_data_dir(tmp_path):
         bench.resolve_data_dir(tmp_path / "elsewhere")
 
 
-def test_image_ref(tmp_path):
-    with pytest.raises(DataError):
-        ImageRef()
-    path = write_png(tmp_path / "a.png", (1, 2, 3))
-    assert ImageRef(path=path).check() is None
-    assert ImageRef(path=path).open().getpixel((0, 0)) == (1, 2, 3)
-    assert "does not exist" in ImageRef(path=tmp_path / "b.png").check()
-    assert ImageRef(base64=png_base64()).open().mode == "RGB"
-    assert ImageRef(base64="").check() == "the image cell is empty"
-    with pytest.raises(ImageError, match="base64"):
-        ImageRef(base64="%%%").read_bytes()
-    (tmp_path / "c.png").write_bytes(b"not an image")
-    with pytest.raises(ImageError, match="cannot decode"):
-        ImageRef(path=tmp_path / "c.png").open()
-
-
-def test_answer_records(tmp_path):
-    question = Question(
-        benchmark="gqa", key="7", question_id="7", text="Q?", record_prompt="Q?", image=None, max_new_tokens=128
-    )
-    record = make_answer_record(question, "A", model_id="tiny")
-    assert list(record) == ["question_id", "prompt", "text", "answer_id", "model_id", "metadata"]
-    assert len(record["answer_id"]) == 22 and new_answer_id() != new_answer_id()
-    line = answer_line(record)
-    assert line.endswith("\n") and json.loads(line) == record
-    path = write_lines(
-        tmp_path / "answers.jsonl",
-        [
-            record,
-            {"question_id": True, "prompt": "p", "text": "t"},  # line 2: a boolean id
-            {"question_id": "1", "prompt": "p", "text": 3},  # line 3: text not a string
-            "",
-            '{"question_id": "2", "prompt": "p", "text": "trunc',  # line 5: an interrupted write
-        ],
-    )
-    loaded = load_answers(path)
-    assert [r.question_id for r in loaded.records] == ["7"]
-    assert loaded.records[0].where == f"{path}:1"
-    assert [(p.kind, p.line) for p in loaded.problems] == [
-        ("malformed_answer", 2),
-        ("malformed_answer", 3),
-        ("malformed_answer", 5),
-    ]
-    with pytest.raises(DataError, match=r"answers\.jsonl:2: .*question_id.*\(and 2 more bad line\(s\)\)"):
-        read_answers(path)
-    good = write_lines(tmp_path / "good.jsonl", [record])
-    assert read_answers(good) == [AnswerRecord(**{**record, "file": str(good), "line": 1})]
-
-
-def test_json_array_lines(tmp_path):
-    path = tmp_path / "a.json"
-    path.write_text('[\n  {"a": 1},\n\n  {"b": [1,\n 2]},  3\n]\n')
-    assert read_json_array(path) == [(2, {"a": 1}), (4, {"b": [1, 2]}), (5, 3)]
-    path.write_text("[]")
-    assert read_json_array(path) == []
-    path.write_text('{"a": 1}')
-    with pytest.raises(DataError, match="expected a JSON array"):
-        read_json_array(path)
-    path.write_text("[1,\n 2 3]")
-    with pytest.raises(DataError, match=r"a\.json:2: expected ','"):
-        read_json_array(path)
-
-
 def test_question_set_is_a_sequence(tmp_path):
     write_png(tmp_path / "val2014" / "x.png")
     write_lines(
@@ -169,8 +96,7 @@ def test_question_set_is_a_sequence(tmp_path):
     assert "1 questions" in repr(questions)
 
 
-MODULES = ["base", "gqa", "llava_jsonl", "mmbench", "mme", "pope", "problems", "questions", "reading", "records"]
-MODULES += ["sqa", "synthetic", "textvqa"]
+MODULES = ["base", "gqa", "llava_jsonl", "mmbench", "mme", "pope", "sqa", "synthetic", "textvqa"]
 
 
 @pytest.mark.parametrize("name", MODULES)

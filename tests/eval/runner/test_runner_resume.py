@@ -8,8 +8,8 @@ import pytest
 from runner_testdata import records_without_ids
 
 from mvlm.errors import ConfigError
-from mvlm.eval.answer_file import AnswerWriter, repair_answer_file
 from mvlm.eval.benchmarks import get_benchmark
+from mvlm.eval.records import AnswerWriter, repair_answer_file
 from mvlm.eval.runner import run_benchmark
 
 NEW = 8

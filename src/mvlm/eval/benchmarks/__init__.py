@@ -22,6 +22,10 @@ How a runner drives one (the runner itself is not here)::
         out.write(answer_line(record))            # reference jsonl format; bench.record_key(...) == q.key
     report = bench.score("answers.jsonl", data_dir)   # {"metrics", "headline", "counts", "problems", ...}
 
+The plugins' shared types and file handling (:class:`Question`, :class:`ImageRef`, answer records,
+:class:`Problem`, the line-by-line readers) live in :mod:`mvlm.eval.records`; the names this package
+has always offered (``Question``, ``load_answers``...) are re-exported from there.
+
 Importing this package loads no torch (and no PIL: images are decoded only by :meth:`ImageRef.open`).
 """
 
@@ -46,11 +50,17 @@ from mvlm.eval.benchmarks.llava_jsonl import LlavaJsonlBenchmark
 from mvlm.eval.benchmarks.mmbench import MMBenchBenchmark, is_missing_cell
 from mvlm.eval.benchmarks.mme import MMEBenchmark
 from mvlm.eval.benchmarks.pope import PopeBenchmark
-from mvlm.eval.benchmarks.problems import PROBLEM_KINDS, Problem
-from mvlm.eval.benchmarks.questions import ImageRef, Question, QuestionSet
-from mvlm.eval.benchmarks.records import (
+from mvlm.eval.benchmarks.sqa import SQA_INSTRUCTION, ScienceQABenchmark
+from mvlm.eval.benchmarks.synthetic import SyntheticBenchmark, normalize_synthetic_answer, score_synthetic
+from mvlm.eval.benchmarks.textvqa import TextVQABenchmark
+from mvlm.eval.records import (
+    PROBLEM_KINDS,
     AnswerFile,
     AnswerRecord,
+    ImageRef,
+    Problem,
+    Question,
+    QuestionSet,
     answer_line,
     load_answers,
     make_answer_record,
@@ -58,9 +68,6 @@ from mvlm.eval.benchmarks.records import (
     parse_answer_record,
     read_answers,
 )
-from mvlm.eval.benchmarks.sqa import SQA_INSTRUCTION, ScienceQABenchmark
-from mvlm.eval.benchmarks.synthetic import SyntheticBenchmark, normalize_synthetic_answer, score_synthetic
-from mvlm.eval.benchmarks.textvqa import TextVQABenchmark
 
 __all__ = [
     "BENCHMARKS",

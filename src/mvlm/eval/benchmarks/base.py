@@ -1,9 +1,10 @@
-"""The benchmark contract, the question and image types, and the ``BENCHMARKS`` registry.
+"""The benchmark contract and the ``BENCHMARKS`` registry.
 
 A benchmark plugin reads one folder of the LLaVA-1.5 eval kit (the MobileVLM README's
 ``benchmark_data/<name>`` layout) and answers three questions for a runner:
 
-* :meth:`Benchmark.load` -- what to ask: :class:`Question` objects with the user text exactly as the
+* :meth:`Benchmark.load` -- what to ask: :class:`~mvlm.eval.records.questions.Question` objects (from
+  :mod:`mvlm.eval.records`, like the answer records and problems) with the user text exactly as the
   reference sends it, the image (a path, or base64 for MMBench; never decoded here) and the
   reference's ``max_new_tokens``;
 * :meth:`Benchmark.prompt` -- the full conversation prompt for one question (template ``v1``);
@@ -29,10 +30,16 @@ from pathlib import Path
 from typing import Any
 
 from mvlm.errors import ConfigError, DataError
-from mvlm.eval.benchmarks.problems import PROBLEM_KINDS, Problem
-from mvlm.eval.benchmarks.questions import Question, QuestionSet
-from mvlm.eval.benchmarks.records import AnswerRecord, load_answers, make_answer_record
 from mvlm.eval.metrics import Tally
+from mvlm.eval.records import (
+    PROBLEM_KINDS,
+    AnswerRecord,
+    Problem,
+    Question,
+    QuestionSet,
+    load_answers,
+    make_answer_record,
+)
 from mvlm.prompting.conversation import get_conversation
 from mvlm.registry import Registry
 

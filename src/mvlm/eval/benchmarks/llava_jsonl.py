@@ -14,9 +14,7 @@ from typing import Any
 
 from mvlm.errors import DataError
 from mvlm.eval.benchmarks.base import Benchmark
-from mvlm.eval.benchmarks.problems import Problem
-from mvlm.eval.benchmarks.questions import ImageRef, Question
-from mvlm.eval.benchmarks.reading import read_jsonl, require_file
+from mvlm.eval.records import ImageRef, Problem, Question, read_jsonl, require_file
 
 __all__ = ["LlavaJsonlBenchmark"]
 

@@ -29,12 +29,9 @@ from typing import Literal
 
 from mvlm.errors import ConfigError, DataError
 from mvlm.eval.benchmarks.base import Benchmark, ScoredPart, register_benchmark, tally_to_dict
-from mvlm.eval.benchmarks.problems import Problem
-from mvlm.eval.benchmarks.questions import ImageRef, Question
-from mvlm.eval.benchmarks.reading import read_tsv, require_file
-from mvlm.eval.benchmarks.records import AnswerRecord
 from mvlm.eval.benchmarks.sqa import SQA_INSTRUCTION
 from mvlm.eval.metrics import MMBENCH_MATCHERS, circular_rounds, score_mmbench
+from mvlm.eval.records import AnswerRecord, ImageRef, Problem, Question, read_tsv, require_file
 
 __all__ = ["MMBENCH_OPTION_LETTERS", "MMBenchBenchmark", "is_missing_cell"]
 

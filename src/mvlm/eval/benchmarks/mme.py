@@ -27,10 +27,8 @@ from pathlib import Path
 from mvlm.errors import DataError
 from mvlm.eval.benchmarks.base import ScoredPart, register_benchmark
 from mvlm.eval.benchmarks.llava_jsonl import LlavaJsonlBenchmark
-from mvlm.eval.benchmarks.problems import Problem
-from mvlm.eval.benchmarks.questions import Question
-from mvlm.eval.benchmarks.records import AnswerRecord
 from mvlm.eval.metrics import MME_COGNITION, MME_PERCEPTION, mme_question_candidates, score_mme
+from mvlm.eval.records import AnswerRecord, Problem, Question
 
 __all__ = ["MMEBenchmark"]
 

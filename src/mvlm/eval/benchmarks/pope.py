@@ -22,11 +22,8 @@ from pathlib import Path
 
 from mvlm.eval.benchmarks.base import ScoredPart, register_benchmark
 from mvlm.eval.benchmarks.llava_jsonl import LlavaJsonlBenchmark
-from mvlm.eval.benchmarks.problems import Problem
-from mvlm.eval.benchmarks.questions import Question
-from mvlm.eval.benchmarks.reading import read_jsonl
-from mvlm.eval.benchmarks.records import AnswerRecord
 from mvlm.eval.metrics import PopeMetrics, score_pope
+from mvlm.eval.records import AnswerRecord, Problem, Question, read_jsonl
 
 __all__ = ["PopeBenchmark"]
 

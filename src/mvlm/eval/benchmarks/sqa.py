@@ -28,11 +28,8 @@ from typing import Any
 
 from mvlm.errors import DataError
 from mvlm.eval.benchmarks.base import Benchmark, ScoredPart, register_benchmark
-from mvlm.eval.benchmarks.problems import Problem
-from mvlm.eval.benchmarks.questions import ImageRef, Question
-from mvlm.eval.benchmarks.reading import read_json, read_json_array, require_file
-from mvlm.eval.benchmarks.records import AnswerRecord
 from mvlm.eval.metrics import score_sqa
+from mvlm.eval.records import AnswerRecord, ImageRef, Problem, Question, read_json, read_json_array, require_file
 
 __all__ = ["SQA_INSTRUCTION", "ScienceQABenchmark"]
 

@@ -20,10 +20,8 @@ from mvlm.data.synthetic import FAMILIES, SPLITS
 from mvlm.errors import ConfigError, DataError
 from mvlm.eval.benchmarks.base import ScoredPart, register_benchmark, tally_to_dict
 from mvlm.eval.benchmarks.llava_jsonl import LlavaJsonlBenchmark
-from mvlm.eval.benchmarks.problems import Problem
-from mvlm.eval.benchmarks.questions import Question
-from mvlm.eval.benchmarks.records import AnswerRecord
 from mvlm.eval.metrics import Tally
+from mvlm.eval.records import AnswerRecord, Problem, Question
 
 __all__ = ["SyntheticBenchmark", "normalize_synthetic_answer", "score_synthetic"]
 

@@ -21,11 +21,8 @@ from pathlib import Path
 from mvlm.errors import DataError
 from mvlm.eval.benchmarks.base import ScoredPart, register_benchmark
 from mvlm.eval.benchmarks.llava_jsonl import LlavaJsonlBenchmark
-from mvlm.eval.benchmarks.problems import Problem
-from mvlm.eval.benchmarks.questions import Question
-from mvlm.eval.benchmarks.reading import read_json, require_file
-from mvlm.eval.benchmarks.records import AnswerRecord
 from mvlm.eval.metrics import score_textvqa, textvqa_question_from_prompt
+from mvlm.eval.records import AnswerRecord, Problem, Question, read_json, require_file
 
 __all__ = ["TextVQABenchmark"]
 

@@ -50,6 +50,7 @@ from mvlm.eval.metrics.textvqa import (
 )
 
 __all__ = [
+    "MMBENCH_MATCHERS",
     "MME_COGNITION",
     "MME_PERCEPTION",
     "SQA_FAILED",
@@ -57,7 +58,6 @@ __all__ = [
     "SUMMARY_COLUMNS",
     "GQAResult",
     "HasHeadline",
-    "MMBENCH_MATCHERS",
     "MMBenchResult",
     "MMEReport",
     "MMESubtaskScore",

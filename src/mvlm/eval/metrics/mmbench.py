@@ -104,7 +104,8 @@ def _letters(options: Sequence[str]) -> str:
 def _matching_option_text(text: str, options: Sequence[str]) -> str | None:
     """The letter of the only option whose (lowercased) text occurs in the lowercased answer."""
     lowered = text.lower()
-    found = [letter for letter, option in zip(_letters(options), options, strict=True) if str(option).lower() in lowered]
+    pairs = zip(_letters(options), options, strict=True)
+    found = [letter for letter, option in pairs if str(option).lower() in lowered]
     return found[0] if len(found) == 1 else None
 
 
