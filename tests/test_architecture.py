@@ -194,3 +194,32 @@ def test_the_checker_sees_lazy_and_type_checking_imports():
         ("mvlm.inference", False),
         ("mvlm.inference.chat", False),
     ]
+
+
+def test_moved_modules_and_names_still_work_with_a_warning():
+    import importlib
+    import sys
+
+    import pytest
+
+    import mvlm.export
+    import mvlm.inference.llamacpp_backend
+    import mvlm.inference.quantization
+
+    for old, new in [
+        ("mvlm.quantization", "mvlm.inference.quantization"),
+        ("mvlm.cpu_kernels", "mvlm.inference.cpu_kernels"),
+        ("mvlm.export.llamacpp", "mvlm.inference.llamacpp"),
+        ("mvlm.export.llamacpp_backend", "mvlm.inference.llamacpp_backend"),
+    ]:
+        sys.modules.pop(old, None)
+        with pytest.warns(DeprecationWarning, match=new):
+            module = importlib.import_module(old)
+        assert module is importlib.import_module(new)
+    with pytest.warns(DeprecationWarning, match="mvlm.inference.llamacpp_backend.chat"):
+        assert mvlm.export.chat is mvlm.inference.llamacpp_backend.chat
+    assert "chat" not in dir(mvlm.export)
+    from mvlm.cli import run_command
+    from mvlm.command_runner import run_command as moved
+
+    assert run_command is moved

@@ -147,13 +147,11 @@ def _add_inference_options(parser: argparse.ArgumentParser, *, prompt: bool) -> 
 
 def _load_inference_model(args: argparse.Namespace) -> tuple[Any, list[Any]]:
     """Check the cheap things first (template, options, images), then load the model with a progress line."""
-    from mvlm.inference import check_generation_options, load_model_for_inference, resolve_device, resolve_dtype
+    from mvlm.inference import GenerationOptions, load_model_for_inference, resolve_device, resolve_dtype
     from mvlm.inference.console import LoadingIndicator
-    from mvlm.prompting import get_conversation
     from mvlm.vision import load_image
 
-    get_conversation(args.conv_mode)
-    check_generation_options(args.temperature, args.top_p, args.num_beams, args.max_new_tokens)
+    args.generation = GenerationOptions(**{name: getattr(args, name) for name in GenerationOptions.names()})
     images = [load_image(path) for path in args.image or []]
     device = resolve_device(args.device)
     dtype = resolve_dtype(args.dtype, device)
@@ -179,12 +177,8 @@ def _infer_command(args: argparse.Namespace) -> int:
         model,
         images,
         args.prompt,
-        conv_mode=args.conv_mode,
-        temperature=args.temperature,
-        top_p=args.top_p,
-        num_beams=args.num_beams,
-        max_new_tokens=args.max_new_tokens,
-        stream=args.num_beams == 1,
+        **args.generation.as_kwargs(),
+        stream=args.generation.num_beams == 1,
         **({"backend": "llama.cpp", "quant": args.quant, "seed": args.seed} if args.backend == "llama.cpp" else {}),
     )
     print_answer(cast("str | Iterator[str]", answer))
@@ -197,15 +191,7 @@ def _chat_command(args: argparse.Namespace) -> int:
     from mvlm.inference.console import run_chat_loop
 
     model, images = _load_inference_model(args)
-    session = ChatSession(
-        model,
-        images,
-        conv_mode=args.conv_mode,
-        temperature=args.temperature,
-        top_p=args.top_p,
-        num_beams=args.num_beams,
-        max_new_tokens=args.max_new_tokens,
-    )
+    session = ChatSession(model, images, **args.generation.as_kwargs())
     print("type a message and press Enter; 'exit' or end of input (Ctrl-D) ends, '/reset' starts over", file=sys.stderr)
     try:
         return run_chat_loop(session)

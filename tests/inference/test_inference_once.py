@@ -114,3 +114,18 @@ def test_no_warnings_from_greedy_defaults(model, image_file):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model.chat(image_file, "Hi", max_new_tokens=4)
+
+
+def test_fast_decode_chosen_at_loading_is_a_decoding_default(checkpoint, monkeypatch):
+    """load_model_for_inference(fast_decode=True) records the choice in generation_config, and chat reads it."""
+    import mvlm.inference.fast_decode as fast_decode
+
+    model = load_model_for_inference(checkpoint, dtype="float32", fast_decode=True)
+    assert model.generation_config.mvlm_fast_decode is True
+    calls = []
+    monkeypatch.setattr(fast_decode, "fast_decode_options", lambda *args: calls.append(args) or {})
+    model.chat(None, "Hi", max_new_tokens=2)
+    assert len(calls) == 1
+    model.chat(None, "Hi", max_new_tokens=2, fast_decode=False)  # a call's own choice wins
+    assert len(calls) == 1
+    assert not load_model_for_inference(checkpoint, dtype="float32").generation_config.mvlm_fast_decode

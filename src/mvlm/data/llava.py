@@ -293,9 +293,6 @@ class LlavaDataset(Dataset):
         self.processor = MobileVLMProcessor(
             tokenizer, image_processor, num_image_tokens=num_image_tokens, conv_mode=self.template
         )
-        self.tokenizer = tokenizer
-        self.num_image_tokens = num_image_tokens
-        self.image_processor = image_processor
         self.model_max_length = model_max_length
         self.on_image_cut: ImageCutPolicy = on_image_cut
         self.image_folder = None if image_folder is None else Path(image_folder)
@@ -320,6 +317,34 @@ class LlavaDataset(Dataset):
             )
         self._mismatched: set[int] = set()
         self._modality_lengths: list[int] | None = None
+
+    # ------------------------------------------------------------------------------- the processor's parts
+    @property
+    def tokenizer(self) -> TextTokenizer:
+        """The tokenizer (the processor's)."""
+        return self.processor.tokenizer
+
+    @tokenizer.setter
+    def tokenizer(self, value: TextTokenizer) -> None:
+        self.processor.tokenizer = value
+
+    @property
+    def num_image_tokens(self) -> int:
+        """``M``, the placeholder positions per image (the processor's)."""
+        return self.processor.num_image_tokens
+
+    @num_image_tokens.setter
+    def num_image_tokens(self, value: int) -> None:
+        self.processor.num_image_tokens = value
+
+    @property
+    def image_processor(self) -> Any:
+        """Image files -> pixels (the processor's), ``None`` for a text-only data set."""
+        return self.processor.image_processor
+
+    @image_processor.setter
+    def image_processor(self, value: Any) -> None:
+        self.processor.image_processor = value
 
     # ------------------------------------------------------------------------------- records
     def __len__(self) -> int:

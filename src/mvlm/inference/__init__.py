@@ -3,6 +3,7 @@
 * :func:`~mvlm.inference.generation.chat` (also :meth:`MobileVLM.chat <mvlm.model.modeling.MobileVLMForCausalLM.chat>`):
   images + prompts -> answers;
 * :class:`~mvlm.inference.session.ChatSession`: a multi-turn conversation that encodes its images once;
+* :class:`~mvlm.inference.options.GenerationOptions`: the decoding options every entry point shares;
 * :func:`~mvlm.inference.reference.inference_once`: the reference's ``scripts/inference.py`` entry point, on CPU or GPU;
 * :func:`~mvlm.inference.loading.load_model_for_inference`: device, dtype, bitsandbytes on CUDA,
   weight-only int8 on CPU.
@@ -21,6 +22,7 @@ Example:
 from mvlm.inference.generation import chat, check_generation_options, generate_answers
 from mvlm.inference.inputs import ChatRequest, PreparedBatch, make_requests, prepare_batch, render_prompt
 from mvlm.inference.loading import load_model_for_inference, resolve_device, resolve_dtype
+from mvlm.inference.options import GenerationOptions
 from mvlm.inference.reference import REFERENCE_DEFAULTS, inference_once, model_name_from_path
 from mvlm.inference.session import ChatSession
 from mvlm.inference.text import StreamingText, finish_text
@@ -29,6 +31,7 @@ __all__ = [
     "REFERENCE_DEFAULTS",
     "ChatRequest",
     "ChatSession",
+    "GenerationOptions",
     "PreparedBatch",
     "StreamingText",
     "chat",

@@ -120,7 +120,7 @@ def run_chat_loop(
     output = sys.stdout if output is None else output
     errors = sys.stderr if errors is None else errors
     user, assistant = (role or default for role, default in zip(session.roles, ("USER", "ASSISTANT"), strict=True))
-    stream = session.options.get("num_beams", 1) == 1
+    stream = session.generation.num_beams == 1
     isatty = getattr(input_stream, "isatty", None)
     echo = not (isatty and isatty())  # a scripted conversation shows its messages in the transcript
     while True:

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from mvlm.errors import ConfigError
 from mvlm.inference.inputs import ChatRequest, PreparedBatch, make_requests, prepare_batch
+from mvlm.inference.options import GenerationOptions
 from mvlm.inference.text import StreamingText, finish_text
-from mvlm.prompting import get_conversation
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import Tensor
@@ -100,37 +100,41 @@ def chat(
         >>> model.chat("photo.jpg", "What is in the image?")  # doctest: +SKIP
         'A cat sitting on a red sofa.'
     """
-    options: dict[str, Any] = {
-        "conv_mode": conv_mode,
-        "temperature": temperature,
-        "top_p": top_p,
-        "num_beams": num_beams,
-        "max_new_tokens": max_new_tokens,
-        "stream": stream,
-        "tokenizer": tokenizer,
-        **generate_kwargs,
-    }
+    options = GenerationOptions(
+        conv_mode=conv_mode, temperature=temperature, top_p=top_p, num_beams=num_beams, max_new_tokens=max_new_tokens
+    )
     if backend != "transformers":
         from mvlm.inference.backends import get_decode_backend
 
-        return get_decode_backend(backend)(model, images, prompts, history=history, **options)
+        return get_decode_backend(backend)(
+            model,
+            images,
+            prompts,
+            history=history,
+            stream=stream,
+            tokenizer=tokenizer,
+            **options.as_kwargs(),
+            **generate_kwargs,
+        )
     requests, batched = make_requests(images, prompts, history)
-    return generate_answers(model, requests, batched=batched, fast_decode=fast_decode, **options)
+    return generate_answers(
+        model,
+        requests,
+        batched=batched,
+        options=options,
+        stream=stream,
+        tokenizer=tokenizer,
+        fast_decode=fast_decode,
+        **generate_kwargs,
+    )
 
 
 def check_generation_options(temperature: Any, top_p: Any, num_beams: Any, max_new_tokens: Any) -> None:
-    """Raise :class:`~mvlm.errors.ConfigError` unless the decoding options are valid (see :func:`chat`)."""
+    """Raise :class:`~mvlm.errors.ConfigError` unless the decoding options are valid (see :func:`chat`).
 
-    def is_number(value: Any) -> bool:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-    if not is_number(temperature) or temperature < 0:
-        raise ConfigError(f"temperature must be a number >= 0 (0 = greedy), got {temperature!r}")
-    if top_p is not None and (not is_number(top_p) or not 0 < top_p <= 1):
-        raise ConfigError(f"top_p must be None or in (0, 1], got {top_p!r}")
-    for name, value in (("num_beams", num_beams), ("max_new_tokens", max_new_tokens)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ConfigError(f"{name} must be an int >= 1, got {value!r}")
+    The checks are :class:`~mvlm.inference.options.GenerationOptions`'; build one to keep the options.
+    """
+    GenerationOptions(temperature=temperature, top_p=top_p, num_beams=num_beams, max_new_tokens=max_new_tokens)
 
 
 def generation_options(
@@ -183,11 +187,7 @@ def generate_answers(
     requests: Sequence[ChatRequest],
     *,
     batched: bool,
-    conv_mode: str | Conversation = "v1",
-    temperature: float = 0.0,
-    top_p: float | None = None,
-    num_beams: int = 1,
-    max_new_tokens: int = 512,
+    options: GenerationOptions | None = None,
     stream: bool = False,
     tokenizer: Any = None,
     image_cache: dict[tuple[str, Any], Tensor] | None = None,
@@ -197,6 +197,8 @@ def generate_answers(
 ) -> str | list[str] | Iterator[str]:
     """:func:`chat` on already normalised :class:`~mvlm.inference.inputs.ChatRequest` s.
 
+    ``options`` are the decoding options (:class:`~mvlm.inference.options.GenerationOptions`); option
+    names among ``generate_kwargs`` (``temperature=...``) override them, the rest go to ``generate``.
     ``image_cache`` keeps encoded images between calls (see
     :class:`~mvlm.inference.session.ChatSession`); ``prefix_cache`` keeps the KV cache of the last
     prompt so that a prompt starting the same way prefills only the rest (one prompt, ``num_beams=1``,
@@ -205,32 +207,32 @@ def generate_answers(
     """
     import torch
 
-    check_generation_options(temperature, top_p, num_beams, max_new_tokens)
+    decoding, generate_kwargs = GenerationOptions.split(generate_kwargs, base=options)
     if stream and len(requests) != 1:
         raise ConfigError("stream=True takes one prompt; call chat once per prompt, or stream=False for a batch")
-    if stream and num_beams > 1:
+    if stream and decoding.num_beams > 1:
         raise ConfigError("stream=True needs num_beams=1 (beam search picks the answer only at the end)")
-    stop_string = get_conversation(conv_mode).stop_string
+    stop_string = decoding.stop_string
     tokenizer = model.tokenizer if tokenizer is None else tokenizer
-    batch = prepare_batch(model, requests, tokenizer=tokenizer, conv_mode=conv_mode, image_cache=image_cache)
+    batch = prepare_batch(model, requests, tokenizer=tokenizer, conv_mode=decoding.conv_mode, image_cache=image_cache)
     room = model.config.context_length - batch.length
     options = generation_options(
         model,
         tokenizer,
         stop_string,
-        temperature=temperature,
-        top_p=top_p,
-        num_beams=num_beams,
-        max_new_tokens=min(max_new_tokens, room),
+        temperature=decoding.temperature,
+        top_p=decoding.top_p,
+        num_beams=decoding.num_beams,
+        max_new_tokens=min(decoding.max_new_tokens, room),
         **generate_kwargs,
     )
     if fast_decode is None:
-        fast_decode = bool(getattr(model, "_mvlm_fast_decode", False))
+        fast_decode = bool(getattr(model.generation_config, "mvlm_fast_decode", False))
     if fast_decode:
         from mvlm.inference.fast_decode import fast_decode_options
 
         options.update(fast_decode_options(model, batch.length, options["max_new_tokens"]))
-    elif prefix_cache is not None and len(requests) == 1 and num_beams == 1:
+    elif prefix_cache is not None and len(requests) == 1 and decoding.num_beams == 1:
         options["cache"] = prefix_cache.cache_for(model, batch.inputs_embeds)
     if stream:
         return _stream(model, batch, options, tokenizer, stop_string)

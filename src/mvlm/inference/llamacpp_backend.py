@@ -185,33 +185,34 @@ class LlamaCppBackend:
         request: Any,
         *,
         tokenizer: Any,
-        conv_mode: str | Conversation = "v1",
-        temperature: float = 0.0,
-        top_p: float | None = None,
-        max_new_tokens: int = 512,
         seed: int | None = None,
         image_cache: dict | None = None,
+        **options: Any,
     ) -> Iterator[int]:
         """Feed one :class:`~mvlm.inference.ChatRequest` and yield the new token ids, up to EOS or the stop string.
 
         Stops at the tokenizer's / generation config's EOS, at the template's stop string when it is one
         special token, after ``max_new_tokens`` or when the context is full. (A stop string made of
-        ordinary text is cut by the caller, as ``chat`` does.)
+        ordinary text is cut by the caller, as ``chat`` does.) ``options`` are the decoding options
+        (:class:`~mvlm.inference.options.GenerationOptions`: ``conv_mode``, ``temperature``, ``top_p``,
+        ``max_new_tokens``).
         """
         import numpy as np
 
         from mvlm.inference.decoding import stop_token_ids
-        from mvlm.prompting import get_conversation
+        from mvlm.inference.options import GenerationOptions
 
-        stop_ids = set(stop_token_ids(tokenizer, get_conversation(conv_mode).stop_string))
+        decoding = GenerationOptions(**options)
+        stop_ids = set(stop_token_ids(tokenizer, decoding.stop_string))
         eos = self.model.generation_config.eos_token_id
         stop_ids.update([eos] if isinstance(eos, int) else list(eos or []))
         if tokenizer.eos_token_id is not None:
             stop_ids.add(tokenizer.eos_token_id)
-        logits, length = self._feed_prompt(request, tokenizer, conv_mode, {} if image_cache is None else image_cache)
+        cache = {} if image_cache is None else image_cache
+        logits, length = self._feed_prompt(request, tokenizer, decoding.conv_mode, cache)
         rng = np.random.default_rng(seed)
-        for _ in range(min(max_new_tokens, self.context_length - length)):
-            token_id = _sample(logits, temperature, top_p, rng)
+        for _ in range(min(decoding.max_new_tokens, self.context_length - length)):
+            token_id = _sample(logits, decoding.temperature, decoding.top_p, rng)
             if token_id in stop_ids:
                 return
             yield token_id
@@ -225,15 +226,11 @@ class LlamaCppBackend:
         images: Any,
         prompts: str | Sequence[str],
         *,
-        conv_mode: str | Conversation = "v1",
-        temperature: float = 0.0,
-        top_p: float | None = None,
-        max_new_tokens: int = 512,
         stream: bool = False,
         history: Any = None,
         tokenizer: Any = None,
         seed: int | None = None,
-        num_beams: int = 1,
+        **options: Any,
     ) -> str | list[str] | Iterator[str]:
         """Answer ``prompts`` about ``images``: :func:`mvlm.inference.chat`'s arguments, decoded by llama.cpp.
 
@@ -244,49 +241,43 @@ class LlamaCppBackend:
         Args:
             images: As :func:`mvlm.inference.chat`.
             prompts: One prompt (returns a string) or a list (returns a list).
-            conv_mode: The conversation template (``"v1"`` for released MobileVLMs).
-            temperature: 0 decodes greedily; above 0 samples (see ``seed``).
-            top_p: Nucleus sampling threshold (only when sampling).
-            max_new_tokens: The most tokens to generate (lowered to what the context leaves).
             stream: Return an iterator of text pieces (one prompt only).
             history: Earlier ``(user, answer)`` turns, as :func:`mvlm.inference.chat`.
             tokenizer: Instead of ``model.tokenizer``.
             seed: Seed of the sampler (``temperature > 0``).
-            num_beams: Must be 1 (no beam search in this backend).
+            **options: The decoding options (:class:`~mvlm.inference.options.GenerationOptions`:
+                ``conv_mode``, ``temperature``, ``top_p``, ``max_new_tokens``; ``num_beams`` must be 1).
 
         Raises:
-            ConfigError: ``num_beams > 1``, streaming a batch, or invalid options.
+            ConfigError: ``num_beams > 1``, streaming a batch, an option this backend does not take, or
+                invalid options.
             PromptError: Tags and images differ, or the prompt does not fit the context.
         """
-        from mvlm.inference import check_generation_options
         from mvlm.inference.decoding import decode_new_tokens
         from mvlm.inference.inputs import make_requests
+        from mvlm.inference.options import GenerationOptions
         from mvlm.inference.text import finish_text
-        from mvlm.prompting import get_conversation
 
-        check_generation_options(temperature, top_p, num_beams, max_new_tokens)
-        if num_beams != 1:
+        decoding, unknown = GenerationOptions.split(options)
+        if unknown:
+            raise ConfigError(
+                f"the llama.cpp backend takes no option(s) {', '.join(sorted(unknown))}; it takes "
+                f"{', '.join(GenerationOptions.names())}, stream, history, tokenizer and seed"
+            )
+        if decoding.num_beams != 1:
             raise ConfigError("the llama.cpp backend decodes greedily or by sampling; num_beams must be 1")
         requests, batched = make_requests(images, prompts, history)
         if stream and batched:
             raise ConfigError("stream=True takes one prompt; call chat once per prompt")
         tokenizer = self.model.tokenizer if tokenizer is None else tokenizer
-        stop_string = get_conversation(conv_mode).stop_string
-        options = {
-            "tokenizer": tokenizer,
-            "conv_mode": conv_mode,
-            "temperature": temperature,
-            "top_p": top_p,
-            "max_new_tokens": max_new_tokens,
-            "seed": seed,
-            "image_cache": {},
-        }
+        stop_string = decoding.stop_string
+        generate_options = {"tokenizer": tokenizer, "seed": seed, "image_cache": {}, **decoding.as_kwargs()}
         if stream:
-            return self._stream(requests[0], options, tokenizer, stop_string)
+            return self._stream(requests[0], generate_options, tokenizer, stop_string)
         answers = []
         for request in requests:
             ids: list[int] = []
-            for token_id in self.generate(request, **options):
+            for token_id in self.generate(request, **generate_options):
                 ids.append(token_id)
                 if stop_string and stop_string in decode_new_tokens(tokenizer, ids):
                     break

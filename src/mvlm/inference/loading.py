@@ -12,7 +12,9 @@
 
 The intra-op thread count is set to one per physical core unless the user chose one
 (:func:`mvlm.inference.threads.configure_threads`), and ``fast_decode=True`` makes every later
-``chat`` decode with a static KV cache and a compiled step (:mod:`mvlm.inference.fast_decode`).
+``chat`` decode with a static KV cache and a compiled step (:mod:`mvlm.inference.fast_decode`): the
+choice is a decoding default, kept in the model's ``generation_config`` as ``mvlm_fast_decode``
+(and saved with it).
 """
 
 from __future__ import annotations
@@ -169,7 +171,7 @@ def load_model_for_inference(
             device_map={"": resolved_device.index or 0},
             **from_pretrained_kwargs,
         )
-        model._mvlm_fast_decode = fast_decode
+        model.generation_config.mvlm_fast_decode = fast_decode
         return model.eval()
     model = MobileVLM.from_pretrained(model_path, dtype=resolved_dtype, **from_pretrained_kwargs)
     model = model.to(resolved_device).eval()
@@ -181,5 +183,5 @@ def load_model_for_inference(
         from mvlm.inference.quantization import quantize_int4
 
         quantize_int4(model)
-    model._mvlm_fast_decode = fast_decode
+    model.generation_config.mvlm_fast_decode = fast_decode
     return model

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from mvlm.inference.generation import generate_answers
 from mvlm.inference.inputs import ChatRequest, images_of
+from mvlm.inference.options import GenerationOptions
 from mvlm.inference.prefix_cache import PrefixCache
 from mvlm.prompting import get_conversation
 
@@ -56,15 +57,19 @@ class ChatSession:
         reuse_prefix: bool = True,
         **options: Any,
     ) -> None:
-        get_conversation(conv_mode)  # fail early on an unknown template
+        self.generation, self.generate_kwargs = GenerationOptions.split(options, GenerationOptions(conv_mode=conv_mode))
         self.model = model
         self.images = images_of(images)
         self.conv_mode = conv_mode
         self.tokenizer = tokenizer
-        self.options = options
         self.history: list[tuple[str, str]] = []
         self._image_cache: dict[tuple[str, Any], Tensor] = {}
         self.prefix_cache = PrefixCache() if reuse_prefix else None
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The session's generation options and ``generate`` keywords, as one mapping."""
+        return {**self.generation.as_kwargs(), **self.generate_kwargs}
 
     @property
     def roles(self) -> tuple[str, str]:
@@ -86,16 +91,17 @@ class ChatSession:
                 :meth:`reset`), or the message's image tags do not match the images.
         """
         request = ChatRequest(prompt, self.images, tuple(self.history))
+        generation, generate_kwargs = GenerationOptions.split(options, self.generation)
         result = generate_answers(
             self.model,
             [request],
             batched=False,
-            conv_mode=self.conv_mode,
+            options=generation,
             stream=stream,
             tokenizer=self.tokenizer,
             image_cache=self._image_cache,
             prefix_cache=self.prefix_cache,
-            **{**self.options, **options},
+            **{**self.generate_kwargs, **generate_kwargs},
         )
         if isinstance(result, str):
             if remember:
