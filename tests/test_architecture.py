@@ -211,6 +211,11 @@ def test_moved_modules_and_names_still_work_with_a_warning():
         ("mvlm.cpu_kernels", "mvlm.inference.cpu_kernels"),
         ("mvlm.export.llamacpp", "mvlm.inference.llamacpp"),
         ("mvlm.export.llamacpp_backend", "mvlm.inference.llamacpp_backend"),
+        ("mvlm.eval.answer_file", "mvlm.eval.records.answer_file"),
+        ("mvlm.eval.benchmarks.records", "mvlm.eval.records.answers"),
+        ("mvlm.eval.benchmarks.reading", "mvlm.eval.records.reading"),
+        ("mvlm.eval.benchmarks.questions", "mvlm.eval.records.questions"),
+        ("mvlm.eval.benchmarks.problems", "mvlm.eval.records.problems"),
     ]:
         sys.modules.pop(old, None)
         with pytest.warns(DeprecationWarning, match=new):

@@ -66,12 +66,9 @@ def _synth_data_command(args: argparse.Namespace) -> int:
 
 def _add_inference_options(parser: argparse.ArgumentParser, *, prompt: bool) -> None:
     """The model, image and decoding options shared by ``mvlm infer`` (with ``--prompt``) and ``mvlm chat``."""
-    parser.add_argument(
-        "--model",
-        required=True,
-        metavar="PATH_OR_HUB_ID",
-        help="checkpoint folder or hub id, e.g. mtgv/MobileVLM_V2-1.7B (hub ids download unless cached)",
-    )
+    from mvlm.inference.command_options import add_generation_options, add_model_options
+
+    add_model_options(parser)
     parser.add_argument(
         "--image",
         action="append",
@@ -91,75 +88,18 @@ def _add_inference_options(parser: argparse.ArgumentParser, *, prompt: bool) -> 
         parser.add_argument(
             "--quant", default="f16", help="GGUF type of the language model for --backend llama.cpp (default: f16)"
         )
-    parser.add_argument(
-        "--conv-mode",
-        default="v1",
-        metavar="NAME",
-        help="conversation template: v1 (default; every released MobileVLM), plain, default, llama_2, "
-        "llava_llama_2, or one registered with mvlm.prompting.register_conversation",
-    )
-    parser.add_argument(
-        "--temperature", type=float, default=0.0, help="0 decodes greedily (default); above 0 samples with it"
-    )
-    parser.add_argument(
-        "--top-p",
-        type=float,
-        default=None,
-        help="nucleus sampling: keep the most likely tokens up to this mass, in (0, 1]",
-    )
-    parser.add_argument(
-        "--num-beams",
-        type=int,
-        default=1,
-        help="beam search width (default: 1, none; with beams the answer prints at the end)",
-    )
-    parser.add_argument(
-        "--max-new-tokens",
-        type=int,
-        default=512,
-        help="most tokens per answer (default: 512; fewer if the model's context length runs out)",
-    )
+    add_generation_options(parser)
     parser.add_argument("--seed", type=int, default=None, help="random seed, for repeatable sampling")
-    bits = parser.add_mutually_exclusive_group()
-    bits.add_argument(
-        "--load-8bit",
-        action="store_true",
-        help="8-bit language-model weights: bitsandbytes on CUDA, mvlm's weight-only int8 on CPU",
-    )
-    bits.add_argument(
-        "--load-4bit",
-        action="store_true",
-        help="4-bit language-model weights: NF4 (bitsandbytes) on CUDA, mvlm's group-wise int4 on CPU",
-    )
-    parser.add_argument(
-        "--device", default="auto", help="cpu, cuda, cuda:N, mps or auto (default: auto = CUDA if available, else CPU)"
-    )
-    parser.add_argument(
-        "--dtype",
-        default="auto",
-        choices=("auto", "float32", "float16", "bfloat16"),
-        help=(
-            "weights and activations dtype (default: auto = float16 on CUDA; on CPU bfloat16 where it has native "
-            "bf16 (AVX-512 BF16 or AMX), else float32; float32 elsewhere)"
-        ),
-    )
 
 
 def _load_inference_model(args: argparse.Namespace) -> tuple[Any, list[Any]]:
-    """Check the cheap things first (template, options, images), then load the model with a progress line."""
-    from mvlm.inference import GenerationOptions, load_model_for_inference, resolve_device, resolve_dtype
-    from mvlm.inference.console import LoadingIndicator
+    """Check the cheap things first (options, images), then load the model with a progress line."""
+    from mvlm.inference.command_options import generation_options_from_args, load_model_from_args
     from mvlm.vision import load_image
 
-    args.generation = GenerationOptions(**{name: getattr(args, name) for name in GenerationOptions.names()})
+    args.generation = generation_options_from_args(args)
     images = [load_image(path) for path in args.image or []]
-    device = resolve_device(args.device)
-    dtype = resolve_dtype(args.dtype, device)
-    bits = ", 8-bit" if args.load_8bit else ", 4-bit" if args.load_4bit else ""
-    with LoadingIndicator(f"loading {args.model} on {device} ({str(dtype).removeprefix('torch.')}{bits})"):
-        model = load_model_for_inference(
-            args.model, device=device, dtype=dtype, load_8bit=args.load_8bit, load_4bit=args.load_4bit
-        )
+    model = load_model_from_args(args)
     if args.seed is not None:
         import torch
 

@@ -1,5 +1,8 @@
-"""The old path of :mod:`mvlm.eval.records.answer_file`, kept so that existing imports keep working."""
+"""Deprecated location of :mod:`mvlm.eval.records.answer_file` (the reading and record helpers live apart from the plugins).
 
-from mvlm.eval.records.answer_file import AnswerWriter, repair_answer_file
+Importing ``mvlm.eval.answer_file`` still works: it gives :mod:`mvlm.eval.records.answer_file` with a ``DeprecationWarning``.
+"""
 
-__all__ = ["AnswerWriter", "repair_answer_file"]
+from mvlm._deprecation import alias_module
+
+alias_module(__name__, "mvlm.eval.records.answer_file")

@@ -75,42 +75,18 @@ def parse_benchmark_options(items: Sequence[str] | None, benchmarks: Sequence[st
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--model",
-        required=True,
-        metavar="PATH_OR_HUB_ID",
-        help="checkpoint folder or hub id, e.g. mtgv/MobileVLM_V2-1.7B (hub ids download unless cached)",
+    from mvlm.inference.command_options import add_model_options
+
+    add_model_options(
+        parser,
+        device_help="cpu, cuda, cuda:N, mps or auto (default: auto = CUDA if available, else CPU; under torchrun, "
+        "auto = the GPU of LOCAL_RANK)",
     )
     parser.add_argument(
         "--model-id",
         metavar="NAME",
         help="model_id written into every answer record and used as the table row (default: the checkpoint "
         "folder's name, as the reference; a checkpoint-N folder is <parent>_checkpoint-N)",
-    )
-    parser.add_argument(
-        "--device",
-        default="auto",
-        help="cpu, cuda, cuda:N, mps or auto (default: auto = CUDA if available, else CPU; under torchrun, "
-        "auto = the GPU of LOCAL_RANK)",
-    )
-    parser.add_argument(
-        "--dtype",
-        default="auto",
-        choices=("auto", "float32", "float16", "bfloat16"),
-        help=(
-            "weights and activations dtype (default: auto = float16 on CUDA as the reference; on CPU bfloat16 "
-            "where it has native bf16 (AVX-512 BF16 or AMX), else float32; float32 elsewhere)"
-        ),
-    )
-    bits = parser.add_mutually_exclusive_group()
-    bits.add_argument(
-        "--load-8bit",
-        action="store_true",
-        help="8-bit language-model weights: bitsandbytes on CUDA, mvlm's weight-only int8 on CPU "
-        "(the published numbers use 16-bit weights)",
-    )
-    bits.add_argument(
-        "--load-4bit", action="store_true", help="4-bit NF4 weights (bitsandbytes, CUDA only; elsewhere int8)"
     )
 
 
@@ -297,23 +273,16 @@ def _eval_command(args: argparse.Namespace) -> int:
 
 
 def _load_model(args: argparse.Namespace, context: Any) -> tuple[Any, str]:
-    from mvlm.inference import load_model_for_inference, model_name_from_path, resolve_device, resolve_dtype
-    from mvlm.inference.console import LoadingIndicator
+    from mvlm.inference import model_name_from_path
+    from mvlm.inference.command_options import load_model_from_args
 
-    device_name = args.device
-    if device_name == "auto" and context is not None:
+    device = args.device
+    if device == "auto" and context is not None:
         import torch
 
         if torch.cuda.is_available():
-            device_name = f"cuda:{context.local_rank}"
-    device = resolve_device(device_name)
-    dtype = resolve_dtype(args.dtype, device)
-    bits = ", 8-bit" if args.load_8bit else ", 4-bit" if args.load_4bit else ""
-    with LoadingIndicator(f"loading {args.model} on {device} ({str(dtype).removeprefix('torch.')}{bits})"):
-        model = load_model_for_inference(
-            args.model, device=device, dtype=dtype, load_8bit=args.load_8bit, load_4bit=args.load_4bit
-        )
-    return model, args.model_id or model_name_from_path(args.model)
+            device = f"cuda:{context.local_rank}"
+    return load_model_from_args(args, device=device), args.model_id or model_name_from_path(args.model)
 
 
 def _score_command(args: argparse.Namespace) -> int:

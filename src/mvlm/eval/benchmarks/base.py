@@ -24,7 +24,7 @@ Example::
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,7 @@ __all__ = [
     "Benchmark",
     "ScoredPart",
     "get_benchmark",
+    "keep_complete_groups",
     "list_benchmarks",
     "register_benchmark",
     "tally_to_dict",
@@ -98,6 +99,46 @@ def tally_to_dict(tally: Tally | None) -> dict[str, Any] | None:
     if tally is None:
         return None
     return {"accuracy": tally.accuracy, "correct": tally.correct, "total": tally.total}
+
+
+AnsweredQuestion = tuple[Question, AnswerRecord]
+
+
+def keep_complete_groups(
+    pairs: Sequence[AnsweredQuestion],
+    group_of: Callable[[Question], Hashable],
+    size_of: Callable[[Question], int],
+    why: Callable[[Hashable, int, int], str],
+) -> tuple[list[AnsweredQuestion], list[Problem]]:
+    """The answered questions whose whole group is answered, and an ``excluded`` problem for each of the rest.
+
+    For benchmarks that score questions together (MME's two questions per image, MMBench's circular
+    rounds): a group with fewer answers than it needs cannot be scored.
+
+    Args:
+        pairs: ``(question, answer record)`` pairs.
+        group_of: The group of a question.
+        size_of: How many answers a question's group needs.
+        why: The problem message for a group: ``why(group, answered, needed)``.
+
+    Returns:
+        ``(kept, problems)``, ``kept`` in the order of ``pairs`` group by group.
+    """
+    groups: dict[Hashable, list[AnsweredQuestion]] = {}
+    for pair in pairs:
+        groups.setdefault(group_of(pair[0]), []).append(pair)
+    kept: list[AnsweredQuestion] = []
+    problems: list[Problem] = []
+    for group, members in groups.items():
+        needed = size_of(members[0][0])
+        if len(members) == needed:
+            kept.extend(members)
+            continue
+        message = why(group, len(members), needed)
+        problems.extend(
+            Problem("excluded", message, record.file, record.line, question.key) for question, record in members
+        )
+    return kept, problems
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Literal
 
 from mvlm.errors import ConfigError, DataError
-from mvlm.eval.benchmarks.base import Benchmark, ScoredPart, register_benchmark, tally_to_dict
+from mvlm.eval.benchmarks.base import Benchmark, ScoredPart, keep_complete_groups, register_benchmark, tally_to_dict
 from mvlm.eval.benchmarks.sqa import SQA_INSTRUCTION
 from mvlm.eval.metrics import MMBENCH_MATCHERS, circular_rounds, score_mmbench
 from mvlm.eval.records import AnswerRecord, ImageRef, Problem, Question, read_tsv, require_file
@@ -162,27 +162,15 @@ class MMBenchBenchmark(Benchmark):
     def _score(self, pairs: list[tuple[Question, AnswerRecord]]) -> ScoredPart:
         problems: list[Problem] = []
         if self.circular:
-            by_index: dict[str | int, list[tuple[Question, AnswerRecord]]] = {}
-            for pair in pairs:
-                by_index.setdefault(pair[0].question_id, []).append(pair)
-            kept = []
-            for group in by_index.values():
-                needed = group[0][0].metadata["rounds"]
-                if len(group) == needed:
-                    kept.extend(group)
-                    continue
-                for question, record in group:
-                    problems.append(
-                        Problem(
-                            "excluded",
-                            f"question {question.question_id} has {len(group)} of its {needed} rounds answered; "
-                            "circular evaluation needs all of them",
-                            record.file,
-                            record.line,
-                            question.key,
-                        )
-                    )
-            pairs = kept
+            pairs, problems = keep_complete_groups(
+                pairs,
+                group_of=lambda question: question.question_id,
+                size_of=lambda question: question.metadata["rounds"],
+                why=lambda question_id, answered, needed: (
+                    f"question {question_id} has {answered} of its {needed} rounds answered; "
+                    "circular evaluation needs all of them"
+                ),
+            )
         if not pairs:
             return ScoredPart(metrics={}, headline=None, scored=0, problems=problems)
         categories = [question.ground_truth["category"] for question, _ in pairs]

@@ -25,7 +25,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from mvlm.errors import DataError
-from mvlm.eval.benchmarks.base import ScoredPart, register_benchmark
+from mvlm.eval.benchmarks.base import ScoredPart, keep_complete_groups, register_benchmark
 from mvlm.eval.benchmarks.llava_jsonl import LlavaJsonlBenchmark
 from mvlm.eval.metrics import MME_COGNITION, MME_PERCEPTION, mme_question_candidates, score_mme
 from mvlm.eval.records import AnswerRecord, Problem, Question
@@ -106,26 +106,15 @@ class MMEBenchmark(LlavaJsonlBenchmark):
         return result
 
     def _score(self, pairs: list[tuple[Question, AnswerRecord]]) -> ScoredPart:
-        by_image: dict[str, list[tuple[Question, AnswerRecord]]] = {}
-        for question, record in pairs:
-            by_image.setdefault(question.ground_truth["image"], []).append((question, record))
-        kept: list[tuple[Question, AnswerRecord]] = []
-        problems: list[Problem] = []
-        for image, group in by_image.items():
-            if len(group) == 2:
-                kept.extend(group)
-                continue
-            for question, record in group:
-                problems.append(
-                    Problem(
-                        "excluded",
-                        f"image {image} has {len(group)} answered question(s) with ground truth; MME scores the two "
-                        "questions of an image together (acc+), so answer both",
-                        record.file,
-                        record.line,
-                        question.key,
-                    )
-                )
+        kept, problems = keep_complete_groups(
+            pairs,
+            group_of=lambda question: question.ground_truth["image"],
+            size_of=lambda question: 2,
+            why=lambda image, answered, needed: (
+                f"image {image} has {answered} answered question(s) with ground truth; MME scores the two "
+                "questions of an image together (acc+), so answer both"
+            ),
+        )
         if not kept:
             return ScoredPart(metrics={}, headline=None, scored=0, problems=problems)
         truths = [question.ground_truth for question, _ in kept]

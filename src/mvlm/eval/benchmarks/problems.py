@@ -1,5 +1,8 @@
-"""The old path of :mod:`mvlm.eval.records.problems`, kept so that existing imports keep working."""
+"""Deprecated location of :mod:`mvlm.eval.records.problems` (the reading and record helpers live apart from the plugins).
 
-from mvlm.eval.records.problems import PROBLEM_KINDS, Problem
+Importing ``mvlm.eval.benchmarks.problems`` still works: it gives :mod:`mvlm.eval.records.problems` with a ``DeprecationWarning``.
+"""
 
-__all__ = ["PROBLEM_KINDS", "Problem"]
+from mvlm._deprecation import alias_module
+
+alias_module(__name__, "mvlm.eval.records.problems")

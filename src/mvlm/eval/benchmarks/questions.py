@@ -1,5 +1,8 @@
-"""The old path of :mod:`mvlm.eval.records.questions`, kept so that existing imports keep working."""
+"""Deprecated location of :mod:`mvlm.eval.records.questions` (the reading and record helpers live apart from the plugins).
 
-from mvlm.eval.records.questions import ImageRef, Question, QuestionSet
+Importing ``mvlm.eval.benchmarks.questions`` still works: it gives :mod:`mvlm.eval.records.questions` with a ``DeprecationWarning``.
+"""
 
-__all__ = ["ImageRef", "Question", "QuestionSet"]
+from mvlm._deprecation import alias_module
+
+alias_module(__name__, "mvlm.eval.records.questions")

@@ -1,5 +1,8 @@
-"""The old path of :mod:`mvlm.eval.records.reading`, kept so that existing imports keep working."""
+"""Deprecated location of :mod:`mvlm.eval.records.reading` (the reading and record helpers live apart from the plugins).
 
-from mvlm.eval.records.reading import read_json, read_json_array, read_jsonl, read_tsv, require_file
+Importing ``mvlm.eval.benchmarks.reading`` still works: it gives :mod:`mvlm.eval.records.reading` with a ``DeprecationWarning``.
+"""
 
-__all__ = ["read_json", "read_json_array", "read_jsonl", "read_tsv", "require_file"]
+from mvlm._deprecation import alias_module
+
+alias_module(__name__, "mvlm.eval.records.reading")

@@ -1,23 +1,8 @@
-"""The old path of :mod:`mvlm.eval.records.answers`, kept so that existing imports keep working."""
+"""Deprecated location of :mod:`mvlm.eval.records.answers` (the reading and record helpers live apart from the plugins).
 
-from mvlm.eval.records.answers import (
-    AnswerFile,
-    AnswerRecord,
-    answer_line,
-    load_answers,
-    make_answer_record,
-    new_answer_id,
-    parse_answer_record,
-    read_answers,
-)
+Importing ``mvlm.eval.benchmarks.records`` still works: it gives :mod:`mvlm.eval.records.answers` with a ``DeprecationWarning``.
+"""
 
-__all__ = [
-    "AnswerFile",
-    "AnswerRecord",
-    "answer_line",
-    "load_answers",
-    "make_answer_record",
-    "new_answer_id",
-    "parse_answer_record",
-    "read_answers",
-]
+from mvlm._deprecation import alias_module
+
+alias_module(__name__, "mvlm.eval.records.answers")
