@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mvlm.errors import ConfigError, DuplicateNameError, MvlmError, UnknownNameError
-from mvlm.registry import Registry
+from mvlm.registry import Registry, config_field
 
 
 def test_register_get_aliases_and_names():
@@ -94,3 +94,68 @@ def test_every_registered_name_resolves_to_its_own_object(names):
         registry.register(name, index)
     assert [registry.get(name) for name in names] == list(range(len(names)))
     assert registry.names() == sorted(names)
+
+
+def test_build_calls_the_component_with_checked_arguments():
+    registry: Registry = Registry("widget")
+
+    @registry.register("pair", aliases=("couple",))
+    def pair(first: int, second: int = 0, *, scale: int = 1) -> tuple[int, int]:
+        return (first * scale, second * scale)
+
+    assert registry.build("pair", 1, second=2) == (1, 2)
+    assert registry.build("couple", 1, 2, scale=3) == (3, 6)
+    with pytest.raises(
+        ConfigError, match=r"widget 'pair' does not take options \['scael'\].*it accepts: second, scale"
+    ):
+        registry.build("pair", 1, scael=3)
+    with pytest.raises(ConfigError, match="it accepts: first, second, scale"):
+        registry.build("pair", size=3)
+    with pytest.raises(UnknownNameError, match="did you mean 'pair'"):
+        registry.build("pairs", 1)
+
+
+def test_build_uses_pattern_families_and_refuses_what_cannot_be_called():
+    registry: Registry = Registry("widget")
+
+    @registry.register_pattern(r"times(\d+)", display="times{N}")
+    def times(match):
+        return lambda value: value * int(match.group(1))
+
+    registry.register("constant", 3)
+    assert registry.build("times4", 2) == 8
+    with pytest.raises(ConfigError, match="it accepts: value"):
+        registry.build("times4", valeu=2)
+    with pytest.raises(
+        ConfigError, match=r"registered as a int, which cannot be built; read it with get\('constant'\)"
+    ):
+        registry.build("constant")
+
+
+def test_register_subclass_checks_the_base_class():
+    class Widget:
+        pass
+
+    registry: Registry = Registry("widget")
+
+    @registry.register_subclass("small", Widget, aliases=("tiny",))
+    class Small(Widget):
+        pass
+
+    assert registry.get("tiny") is Small
+    with pytest.raises(ConfigError, match=r"register_widget\('other'\) expects a subclass of my\.Widget, got"):
+        registry.register_subclass("other", Widget, base_name="my.Widget")(int)
+    with pytest.raises(DuplicateNameError):
+        registry.register_subclass("small", Widget)(Small)
+    assert registry.names() == ["small"]
+
+
+def test_config_field_reads_objects_and_mappings():
+    class Config:
+        mm_projector_type = "ldpnet"
+
+    for config in (Config(), {"mm_projector_type": "ldpnet"}):
+        assert config_field(config, "mm_projector_type", needed_by="a projector") == "ldpnet"
+        assert config_field(config, "mm_hidden_size", None, needed_by="a projector") is None
+        with pytest.raises(ConfigError, match="the config has no 'mm_hidden_size' field, which a projector needs"):
+            config_field(config, "mm_hidden_size", needed_by="a projector")

@@ -13,21 +13,30 @@ are defined, and configs refer to them by name::
 
 Families whose names follow a pattern (``mlp2x_gelu``, ``mlp3x_gelu``, ...) register a factory
 with :meth:`Registry.register_pattern`; the factory receives the regular-expression match.
+
+:meth:`Registry.build` looks a name up and calls what is registered, after checking the keyword
+options against its signature, so every factory (``create_projector``, ``create_vision_tower``...)
+reports a misspelt option the same way::
+
+    PROJECTORS.build("ldpnet", 1024, 2048, strides=2)
+    # ConfigError: projector 'ldpnet' does not take options ['strides'] (...); it accepts: stride
 """
 
 from __future__ import annotations
 
 import difflib
+import inspect
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Generic, TypeVar, cast, overload
 
 from mvlm.errors import ConfigError, DuplicateNameError, UnknownNameError
 
-__all__ = ["Registry"]
+__all__ = ["Registry", "config_field"]
 
 T = TypeVar("T")
+C = TypeVar("C", bound=type)
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,38 @@ class Registry(Generic[T]):
             return decorator
         self._add(name, obj, tuple(aliases))
         return obj
+
+    def register_subclass(
+        self, name: str, base: type, *, aliases: tuple[str, ...] | list[str] = (), base_name: str = ""
+    ) -> Callable[[C], C]:
+        """A class decorator that registers a subclass of ``base`` under ``name`` (and ``aliases``).
+
+        The decorators of the component kinds (``register_projector``, ``register_vision_tower``) are
+        made with it, so every one refuses a class of the wrong kind the same way.
+
+        Args:
+            name: The canonical name, as configs spell it.
+            base: The class every component of this registry derives from.
+            aliases: Other names that resolve to the same class.
+            base_name: How error messages name ``base`` (default: its module and class name).
+
+        Returns:
+            A decorator that registers its class and returns it unchanged.
+
+        Raises:
+            ConfigError: (when decorating) The object is not a subclass of ``base``.
+            DuplicateNameError: (when decorating) ``name`` or one of ``aliases`` is already registered.
+        """
+        caller = "register_" + self.kind.replace(" ", "_")
+        label = base_name or f"{base.__module__}.{base.__qualname__}"
+
+        def decorator(cls: C) -> C:
+            if not (isinstance(cls, type) and issubclass(cls, base)):
+                raise ConfigError(f"{caller}('{name}') expects a subclass of {label}, got {cls!r}")
+            self._add(name, cast("T", cls), tuple(aliases))
+            return cls
+
+        return decorator
 
     def register_pattern(
         self, pattern: str, *, display: str, examples: tuple[str, ...] = ()
@@ -156,6 +197,51 @@ class Registry(Generic[T]):
                     return entry.factory(match)
         raise UnknownNameError(self._unknown_message(name))
 
+    def build(self, name: str, *args: Any, **options: Any) -> Any:
+        """Build the component registered as ``name``: call it with ``args`` and ``options``.
+
+        The arguments are checked against the registered callable's signature before it is called,
+        so an option it does not take is reported as such, with the options it does take.
+
+        Args:
+            name: A canonical name, an alias, or a name of a registered family (see :meth:`get`).
+            *args: Positional arguments, passed first (sizes, a config...).
+            **options: Keyword options of that component.
+
+        Returns:
+            What the registered callable returns.
+
+        Raises:
+            UnknownNameError: Nothing is registered under ``name``; the message lists close matches.
+            ConfigError: What is registered cannot be called, or does not take these arguments; the
+                message names the options it accepts.
+
+        Example:
+            >>> widgets = Registry("widget")
+            >>> _ = widgets.register("pair", lambda first, second=0: (first, second))
+            >>> widgets.build("pair", 1, second=2)
+            (1, 2)
+        """
+        factory: Any = self.get(name)
+        if not callable(factory):
+            raise ConfigError(
+                f"{self.kind} '{name}' is registered as a {type(factory).__name__}, which cannot be built; "
+                f"read it with get('{name}') instead"
+            )
+        try:
+            signature = inspect.signature(factory)
+        except (TypeError, ValueError):  # no signature to check (some builtins): the call itself checks
+            return factory(*args, **options)
+        try:
+            signature.bind(*args, **options)
+        except TypeError as error:
+            accepted = _keyword_parameters(signature, skip=len(args))
+            raise ConfigError(
+                f"{self.kind} '{name}' does not take options {sorted(options)} ({error}); "
+                f"it accepts: {', '.join(accepted) or 'no options'}"
+            ) from None
+        return factory(*args, **options)
+
     def canonical_name(self, name: str) -> str:
         """Return the canonical name for ``name`` (resolving aliases; pattern names are their own)."""
         self.get(name)
@@ -197,3 +283,40 @@ class Registry(Generic[T]):
             message += "; did you mean " + ", ".join(f"'{c}'" for c in close) + "?"
         message += f" Known {self.kind} names: {', '.join(self.names()) or '(none)'}"
         return message
+
+
+def _keyword_parameters(signature: inspect.Signature, skip: int) -> list[str]:
+    """Names of the parameters an option can set, less the first ``skip`` positional ones (given as arguments)."""
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    names = []
+    for parameter in signature.parameters.values():
+        if parameter.kind in positional and skip > 0:
+            skip -= 1
+        elif parameter.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY):
+            names.append(parameter.name)
+    return names
+
+
+def config_field(config: Mapping[str, Any] | Any, key: str, default: Any = ..., *, needed_by: str) -> Any:
+    """The field ``key`` of a config: an attribute of a config object, or an item of a mapping of its fields.
+
+    The builders that read a component's registered name and options from a model config
+    (:class:`~mvlm.projectors.AutoProjector`, :class:`~mvlm.vision.AutoVisionTower`) read them with it.
+
+    Args:
+        config: A config object (``MobileVLMConfig``...) or a mapping of its fields.
+        key: The field.
+        default: What a missing field reads as; leave it out for a required field.
+        needed_by: What needs the field, in words, for the error message (``"a projector"``).
+
+    Raises:
+        ConfigError: A required field is missing.
+
+    Example:
+        >>> config_field({"mm_projector_type": "ldpnet"}, "mm_projector_type", needed_by="a projector")
+        'ldpnet'
+    """
+    value = config.get(key, default) if isinstance(config, Mapping) else getattr(config, key, default)
+    if value is ...:
+        raise ConfigError(f"the config has no '{key}' field, which {needed_by} needs")
+    return value

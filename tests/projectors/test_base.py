@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 from torch import nn
 
-from mvlm.errors import ConfigError, DuplicateNameError, UnknownNameError
+from mvlm.errors import ConfigError, DuplicateNameError, ShapeError, UnknownNameError
 from mvlm.projectors import (
     PROJECTORS,
     AutoProjector,
+    GridProjector,
     LDPProjector,
     LDPv2Projector,
     Projector,
+    check_pooled_grid,
     create_projector,
     list_projectors,
     register_projector,
@@ -112,3 +116,19 @@ def test_auto_projector_options_and_missing_fields():
     assert AutoProjector.from_config(config).num_output_tokens(576) == 36
     with pytest.raises(ConfigError, match="'mm_hidden_size'"):
         AutoProjector.from_config({"mm_projector_type": "ldpnet", "hidden_size": 8})
+
+
+def test_check_pooled_grid_refuses_up_sampling():
+    assert check_pooled_grid((12, 12), 24) == (12, 12)
+    assert check_pooled_grid((2, 3), (2, 5), "me") == (2, 3)
+    with pytest.raises(ShapeError, match="me pools to 3x3, larger than the input grid 2x5; use a smaller output_grid"):
+        check_pooled_grid((3, 3), (2, 5), "me")
+
+
+def test_grid_projectors_share_the_grid_contract():
+    for name in ("ldpnet", "ldpnetv2", "pool", "pixel_shuffle", "cabstractor"):
+        projector = create_projector(name, 8, 8)
+        assert isinstance(projector, GridProjector)
+        assert projector.num_output_tokens(24 * 24) == projector.output_grid(24)[0] * projector.output_grid(24)[1]
+        with pytest.raises(ShapeError, match=re.escape(f"{projector.grid_owner} arranges tokens on a 2-D grid")):
+            projector.num_output_tokens(24 * 24 + 1)

@@ -3,16 +3,17 @@
 Importing this package registers every built-in projector; it needs only torch.
 
 Example:
-    >>> import torch
-    >>> from mvlm.projectors import create_projector
-    >>> ldp = create_projector("ldpnet", in_dim=1024, out_dim=64)
-    >>> ldp(torch.randn(2, 576, 1024)).shape
-    torch.Size([2, 144, 64])
+    >>> from mvlm.projectors import create_projector, list_projectors
+    >>> "ldpnetv2" in list_projectors()
+    True
+    >>> [create_projector(name, 1024, 64).num_output_tokens(576) for name in ("ldpnet", "mlp2x_gelu")]
+    [144, 576]
 """
 
 from mvlm.projectors.base import (
     PROJECTORS,
     AutoProjector,
+    GridProjector,
     Projector,
     ProjectorFactory,
     create_projector,
@@ -22,7 +23,15 @@ from mvlm.projectors.base import (
 )
 from mvlm.projectors.cabstractor import CAbstractorProjector
 from mvlm.projectors.catalogue import ProjectorSummary, summarize_projectors
-from mvlm.projectors.grid import Grid, GridLike, infer_grid, map_to_tokens, to_grid, tokens_to_map
+from mvlm.projectors.grid import (
+    Grid,
+    GridLike,
+    check_pooled_grid,
+    infer_grid,
+    map_to_tokens,
+    to_grid,
+    tokens_to_map,
+)
 from mvlm.projectors.ldp import LDPBlock, LDPProjector
 from mvlm.projectors.ldpv2 import LDPv2Projector
 from mvlm.projectors.mlp import IdentityProjector, LinearProjector, MLPProjector
@@ -35,6 +44,7 @@ __all__ = [
     "CAbstractorProjector",
     "Grid",
     "GridLike",
+    "GridProjector",
     "IdentityProjector",
     "LDPBlock",
     "LDPProjector",
@@ -47,6 +57,7 @@ __all__ = [
     "Projector",
     "ProjectorFactory",
     "ProjectorSummary",
+    "check_pooled_grid",
     "create_projector",
     "get_projector_class",
     "infer_grid",

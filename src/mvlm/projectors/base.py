@@ -7,19 +7,20 @@ A projector maps vision-tower features ``[batch, N, in_dim]`` to language-model 
 from __future__ import annotations
 
 import abc
-import inspect
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
 from mvlm.errors import ConfigError, ShapeError
-from mvlm.projectors.grid import GridLike
-from mvlm.registry import Registry
+from mvlm.projectors.grid import Grid, GridLike, infer_grid
+from mvlm.registry import Registry, config_field
 
 __all__ = [
     "PROJECTORS",
     "AutoProjector",
+    "GridProjector",
     "Projector",
     "ProjectorFactory",
     "create_projector",
@@ -91,6 +92,39 @@ class Projector(nn.Module, abc.ABC):
         return f"in_dim={self.in_dim}, out_dim={self.out_dim}"
 
 
+class GridProjector(Projector):
+    """Base class of the projectors that work on the 2-D token grid and map it to a smaller grid.
+
+    Subclasses set :attr:`grid_owner` and implement :meth:`output_grid`; :meth:`num_output_tokens`
+    follows, and :meth:`input_grid` checks the features and finds their grid at the top of
+    :meth:`forward`. Tokens are in raster order; without a ``grid``, ``N`` must be a square number.
+    """
+
+    grid_owner: ClassVar[str] = "this projector"
+    """How shape errors name the projector (``"pool projector"``)."""
+
+    @abc.abstractmethod
+    def output_grid(self, grid: GridLike) -> Grid:
+        """The ``(h, w)`` output grid for an input grid.
+
+        Raises:
+            ShapeError: The projector cannot take that grid.
+        """
+
+    def input_grid(self, features: Tensor, grid: GridLike | None = None) -> Grid:
+        """Check ``features`` ``[batch, N, in_dim]`` and return their ``(h, w)`` grid (``grid``, or ``sqrt(N)``).
+
+        Raises:
+            ShapeError: Bad features, or ``N`` does not fit the grid.
+        """
+        self.check_features(features)
+        return infer_grid(features.shape[1], grid, self.grid_owner)
+
+    def num_output_tokens(self, num_input_tokens: int, grid: GridLike | None = None) -> int:
+        h, w = self.output_grid(infer_grid(num_input_tokens, grid, self.grid_owner))
+        return h * w
+
+
 ProjectorFactory = Callable[..., Projector]
 """Anything that builds a projector from ``(in_dim, out_dim, **options)``: usually the class itself."""
 
@@ -119,17 +153,12 @@ def register_projector(
         >>> create_projector("doc_example_linear", 8, 4)(torch.zeros(1, 3, 8)).shape
         torch.Size([1, 3, 4])
         >>> _ = PROJECTORS.unregister("doc_example_linear")
+
+    Raises:
+        ConfigError: (when decorating) The object is not a :class:`Projector` subclass.
+        DuplicateNameError: (when decorating) ``name`` or an alias is taken.
     """
-
-    def decorator(cls: type[Projector]) -> type[Projector]:
-        if not (isinstance(cls, type) and issubclass(cls, Projector)):
-            raise ConfigError(
-                f"register_projector('{name}') expects a subclass of mvlm.projectors.Projector, got {cls!r}"
-            )
-        PROJECTORS.register(name, cls, aliases=tuple(aliases))
-        return cls
-
-    return decorator
+    return PROJECTORS.register_subclass(name, Projector, aliases=aliases, base_name="mvlm.projectors.Projector")
 
 
 def get_projector_class(name: str) -> ProjectorFactory:
@@ -155,20 +184,8 @@ def create_projector(name: str, in_dim: int, out_dim: int, **options: Any) -> Pr
         UnknownNameError: No projector has that name.
         ConfigError: An option the projector does not take, or a bad value.
     """
-    factory = PROJECTORS.get(name)
-    try:
-        inspect.signature(factory).bind(in_dim, out_dim, **options)
-    except TypeError as error:
-        accepted = [
-            p.name
-            for p in inspect.signature(factory).parameters.values()
-            if p.name not in ("self", "in_dim", "out_dim") and p.kind is not inspect.Parameter.VAR_KEYWORD
-        ]
-        raise ConfigError(
-            f"projector '{name}' does not take options {sorted(options)} ({error}); "
-            f"it accepts: {', '.join(accepted) or 'no options'}"
-        ) from None
-    return factory(in_dim, out_dim, **options)
+    projector: Projector = PROJECTORS.build(name, in_dim, out_dim, **options)
+    return projector
 
 
 class AutoProjector:
@@ -186,13 +203,7 @@ class AutoProjector:
         Raises:
             ConfigError: A required field is missing.
         """
-
-        def field(key: str, default: Any = ...) -> Any:
-            value = config.get(key, default) if isinstance(config, Mapping) else getattr(config, key, default)
-            if value is ...:
-                raise ConfigError(f"the config has no '{key}' field, which a projector needs")
-            return value
-
+        field = functools.partial(config_field, config, needed_by="a projector")
         name = field("mm_projector_type", None) or "linear"
         options = dict(field("mm_projector_options", None) or {})
         return create_projector(name, field("mm_hidden_size"), field("hidden_size"), **options)

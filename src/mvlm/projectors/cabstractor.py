@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from mvlm.errors import ConfigError, ShapeError
-from mvlm.projectors.base import Projector, register_projector
-from mvlm.projectors.grid import Grid, GridLike, infer_grid, map_to_tokens, to_grid, tokens_to_map
+from mvlm.errors import ConfigError
+from mvlm.projectors.base import GridProjector, register_projector
+from mvlm.projectors.grid import Grid, GridLike, check_pooled_grid, map_to_tokens, to_grid, tokens_to_map
 from mvlm.projectors.mobilenet_blocks import ChannelLayerNorm2d, SqueezeExcitation
 
 __all__ = ["CAbstractorProjector", "ResNetBottleneck"]
@@ -62,7 +62,7 @@ class ResNetBottleneck(nn.Module):
 
 
 @register_projector("cabstractor", aliases=("c-abstractor", "c_abstractor"))
-class CAbstractorProjector(Projector):
+class CAbstractorProjector(GridProjector):
     """Honeybee's C-Abstractor: convolution stages around an adaptive pool, then an MLP readout.
 
     Args:
@@ -75,6 +75,7 @@ class CAbstractorProjector(Projector):
     """
 
     paper = "Honeybee, arXiv 2312.06742"
+    grid_owner = "cabstractor"
 
     def __init__(
         self, in_dim: int, out_dim: int, output_grid: GridLike = 12, depth: int = 3, hidden_dim: int | None = None
@@ -95,22 +96,11 @@ class CAbstractorProjector(Projector):
 
     def output_grid(self, grid: GridLike) -> Grid:
         """The pooled grid; raises ``ShapeError`` if it is larger than ``grid``."""
-        h, w = to_grid(grid)
-        if self.pooled_grid[0] > h or self.pooled_grid[1] > w:
-            raise ShapeError(
-                f"cabstractor pools to {self.pooled_grid[0]}x{self.pooled_grid[1]}, larger than the input grid "
-                f"{h}x{w}; use a smaller output_grid"
-            )
-        return self.pooled_grid
-
-    def num_output_tokens(self, num_input_tokens: int, grid: GridLike | None = None) -> int:
-        h, w = self.output_grid(infer_grid(num_input_tokens, grid, "cabstractor"))
-        return h * w
+        return check_pooled_grid(self.pooled_grid, grid, self.grid_owner)
 
     def forward(self, features: Tensor, grid: GridLike | None = None) -> Tensor:
         """``[batch, h*w, in_dim]`` -> ``[batch, out_h*out_w, out_dim]``."""
-        self.check_features(features)
-        in_grid = infer_grid(features.shape[1], grid, "cabstractor")
+        in_grid = self.input_grid(features, grid)
         self.output_grid(in_grid)
         feature_map = self.stage2(self.sampler(self.stage1(tokens_to_map(features, in_grid))))
         return self.readout(map_to_tokens(feature_map))

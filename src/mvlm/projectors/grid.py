@@ -13,7 +13,7 @@ from torch import Tensor
 
 from mvlm.errors import ConfigError, ShapeError
 
-__all__ = ["Grid", "GridLike", "infer_grid", "map_to_tokens", "to_grid", "tokens_to_map"]
+__all__ = ["Grid", "GridLike", "check_pooled_grid", "infer_grid", "map_to_tokens", "to_grid", "tokens_to_map"]
 
 Grid = tuple[int, int]
 """A token grid as ``(height, width)``."""
@@ -64,6 +64,26 @@ def infer_grid(num_tokens: int, grid: GridLike | None = None, who: str = "this p
     if h * w != num_tokens:
         raise ShapeError(f"{who} was given grid={grid!r} ({h * w} cells) for {num_tokens} tokens; they must match")
     return (h, w)
+
+
+def check_pooled_grid(
+    pooled: Grid, grid: GridLike, who: str = "this projector", hint: str = "use a smaller output_grid"
+) -> Grid:
+    """``pooled``, the fixed grid a projector pools to, once checked to fit in the input ``grid``.
+
+    Args:
+        pooled: The ``(h, w)`` the projector pools to.
+        grid: The input grid.
+        who: The component asking, for the error message.
+        hint: What to do instead, for the error message.
+
+    Raises:
+        ShapeError: ``pooled`` is larger than ``grid`` on a side (pooling would up-sample).
+    """
+    h, w = to_grid(grid)
+    if pooled[0] > h or pooled[1] > w:
+        raise ShapeError(f"{who} pools to {pooled[0]}x{pooled[1]}, larger than the input grid {h}x{w}; {hint}")
+    return pooled
 
 
 def tokens_to_map(tokens: Tensor, grid: Grid) -> Tensor:

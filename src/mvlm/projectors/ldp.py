@@ -19,8 +19,8 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from mvlm.errors import ConfigError
-from mvlm.projectors.base import Projector, register_projector
-from mvlm.projectors.grid import GridLike, infer_grid, map_to_tokens, to_grid, tokens_to_map
+from mvlm.projectors.base import GridProjector, register_projector
+from mvlm.projectors.grid import Grid, GridLike, map_to_tokens, to_grid, tokens_to_map
 from mvlm.projectors.mobilenet_blocks import InvertedResidual
 
 __all__ = ["LDPBlock", "LDPProjector"]
@@ -50,7 +50,7 @@ class LDPBlock(nn.Module):
 
 
 @register_projector("ldpnet", aliases=("ldp", "ldpv1"))
-class LDPProjector(Projector):
+class LDPProjector(GridProjector):
     """MobileVLM v1's Lightweight Downsample Projector (LDP).
 
     Args:
@@ -64,6 +64,7 @@ class LDPProjector(Projector):
     """
 
     paper = "MobileVLM, arXiv 2312.16886"
+    grid_owner = "LDP (ldpnet)"
 
     def __init__(self, in_dim: int, out_dim: int, stride: int = 2) -> None:
         super().__init__(in_dim, out_dim)
@@ -74,18 +75,13 @@ class LDPProjector(Projector):
 
     def forward(self, features: Tensor, grid: GridLike | None = None) -> Tensor:
         """``[batch, h*w, in_dim]`` -> ``[batch, ceil(h/stride) * ceil(w/stride), out_dim]``."""
-        self.check_features(features)
-        return self.model(features, infer_grid(features.shape[1], grid, "LDP (ldpnet)"))
+        return self.model(features, self.input_grid(features, grid))
 
-    def output_grid(self, grid: GridLike) -> tuple[int, int]:
+    def output_grid(self, grid: GridLike) -> Grid:
         """The ``(h, w)`` grid of the output tokens for an input grid ``(h, w)`` (or a square side)."""
         h, w = to_grid(grid)
         block = self.model.mb_block[2]
         return (block.output_size(h), block.output_size(w))
-
-    def num_output_tokens(self, num_input_tokens: int, grid: GridLike | None = None) -> int:
-        h, w = self.output_grid(infer_grid(num_input_tokens, grid, "LDP (ldpnet)"))
-        return h * w
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, stride={self.stride}"

@@ -17,9 +17,9 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mvlm.errors import ConfigError, ShapeError
-from mvlm.projectors.base import Projector, register_projector
-from mvlm.projectors.grid import Grid, GridLike, infer_grid, map_to_tokens, to_grid, tokens_to_map
+from mvlm.errors import ConfigError
+from mvlm.projectors.base import GridProjector, register_projector
+from mvlm.projectors.grid import Grid, GridLike, check_pooled_grid, map_to_tokens, to_grid, tokens_to_map
 
 __all__ = ["FeatureIRLayer", "LDPv2Projector", "PosInjectLayer", "TokenDownLayer"]
 
@@ -57,7 +57,7 @@ class PosInjectLayer(nn.Module):
 
 
 @register_projector("ldpnetv2", aliases=("ldpv2",))
-class LDPv2Projector(Projector):
+class LDPv2Projector(GridProjector):
     """MobileVLM V2's projector: MLP, average-pool down-sampling, positional conv with residual.
 
     Args:
@@ -74,6 +74,7 @@ class LDPv2Projector(Projector):
     """
 
     paper = "MobileVLM V2, arXiv 2402.03766"
+    grid_owner = "LDPv2 (ldpnetv2)"
 
     def __init__(
         self, in_dim: int, out_dim: int, output_grid: GridLike | None = 12, downsample: int | None = None
@@ -101,22 +102,12 @@ class LDPv2Projector(Projector):
         if self.fixed_grid is None:
             factor = self.downsample or 1
             return (-(-h // factor), -(-w // factor))
-        out_h, out_w = self.fixed_grid
-        if out_h > h or out_w > w:
-            raise ShapeError(
-                f"LDPv2 (ldpnetv2) pools to a {out_h}x{out_w} grid, which is larger than the input grid "
-                f"{h}x{w}; use a smaller output_grid, or output_grid=None with downsample=N"
-            )
-        return self.fixed_grid
-
-    def num_output_tokens(self, num_input_tokens: int, grid: GridLike | None = None) -> int:
-        h, w = self.output_grid(infer_grid(num_input_tokens, grid, "LDPv2 (ldpnetv2)"))
-        return h * w
+        hint = "use a smaller output_grid, or output_grid=None with downsample=N"
+        return check_pooled_grid(self.fixed_grid, (h, w), self.grid_owner, hint)
 
     def forward(self, features: Tensor, grid: GridLike | None = None) -> Tensor:
         """``[batch, h*w, in_dim]`` -> ``[batch, out_h * out_w, out_dim]``."""
-        self.check_features(features)
-        in_grid = infer_grid(features.shape[1], grid, "LDPv2 (ldpnetv2)")
+        in_grid = self.input_grid(features, grid)
         pooled_grid = self.output_grid(in_grid)
         feature_map = tokens_to_map(self.mlp(features), in_grid)
         return map_to_tokens(self.peg(self.dwn(feature_map, pooled_grid)))

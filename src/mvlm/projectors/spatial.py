@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mvlm.errors import ConfigError, ShapeError
-from mvlm.projectors.base import Projector, register_projector
-from mvlm.projectors.grid import Grid, GridLike, infer_grid, map_to_tokens, to_grid, tokens_to_map
+from mvlm.projectors.base import GridProjector, register_projector
+from mvlm.projectors.grid import Grid, GridLike, check_pooled_grid, map_to_tokens, to_grid, tokens_to_map
 from mvlm.projectors.mlp import gelu_mlp
 
 __all__ = ["PixelShuffleProjector", "PoolProjector"]
@@ -25,7 +25,7 @@ def _positive_int(value: object, what: str) -> int:
 
 
 @register_projector("pixel_shuffle", aliases=("pixelshuffle", "space_to_depth"))
-class PixelShuffleProjector(Projector):
+class PixelShuffleProjector(GridProjector):
     """Space-to-depth (pixel unshuffle) of the token grid, then an MLP (SmolVLM, Idefics3).
 
     Each ``scale x scale`` block of neighbouring tokens is concatenated channel-wise (row-major
@@ -40,6 +40,7 @@ class PixelShuffleProjector(Projector):
     """
 
     paper = "Idefics3, arXiv 2408.12637; SmolVLM, arXiv 2504.05299"
+    grid_owner = "pixel_shuffle"
 
     def __init__(self, in_dim: int, out_dim: int, scale: int = 2, mlp_depth: int = 2) -> None:
         super().__init__(in_dim, out_dim)
@@ -56,14 +57,9 @@ class PixelShuffleProjector(Projector):
             )
         return (h // self.scale, w // self.scale)
 
-    def num_output_tokens(self, num_input_tokens: int, grid: GridLike | None = None) -> int:
-        h, w = self.output_grid(infer_grid(num_input_tokens, grid, "pixel_shuffle"))
-        return h * w
-
     def forward(self, features: Tensor, grid: GridLike | None = None) -> Tensor:
         """``[batch, h*w, in_dim]`` -> ``[batch, (h/r)*(w/r), out_dim]``."""
-        self.check_features(features)
-        h, w = infer_grid(features.shape[1], grid, "pixel_shuffle")
+        h, w = self.input_grid(features, grid)
         out_h, out_w = self.output_grid((h, w))
         r, batch, channels = self.scale, features.shape[0], self.in_dim
         blocks = features.reshape(batch, out_h, r, out_w, r, channels).permute(0, 1, 3, 2, 4, 5)
@@ -74,7 +70,7 @@ class PixelShuffleProjector(Projector):
 
 
 @register_projector("pool", aliases=("avgpool", "avg_pool"))
-class PoolProjector(Projector):
+class PoolProjector(GridProjector):
     """Adaptive average pooling of the token grid to ``output_grid``, then a GELU MLP.
 
     Args:
@@ -86,6 +82,7 @@ class PoolProjector(Projector):
     """
 
     paper = "adaptive average pooling (e.g. LLaVA-OneVision, arXiv 2408.03326)"
+    grid_owner = "pool projector"
 
     def __init__(self, in_dim: int, out_dim: int, output_grid: GridLike = 12, mlp_depth: int = 2) -> None:
         super().__init__(in_dim, out_dim)
@@ -94,22 +91,11 @@ class PoolProjector(Projector):
 
     def output_grid(self, grid: GridLike) -> Grid:
         """The pooled grid; raises ``ShapeError`` if it is larger than ``grid``."""
-        h, w = to_grid(grid)
-        if self.pooled_grid[0] > h or self.pooled_grid[1] > w:
-            raise ShapeError(
-                f"pool projector pools to {self.pooled_grid[0]}x{self.pooled_grid[1]}, larger than the input grid "
-                f"{h}x{w}; use a smaller output_grid"
-            )
-        return self.pooled_grid
-
-    def num_output_tokens(self, num_input_tokens: int, grid: GridLike | None = None) -> int:
-        h, w = self.output_grid(infer_grid(num_input_tokens, grid, "pool"))
-        return h * w
+        return check_pooled_grid(self.pooled_grid, grid, self.grid_owner)
 
     def forward(self, features: Tensor, grid: GridLike | None = None) -> Tensor:
         """``[batch, h*w, in_dim]`` -> ``[batch, out_h*out_w, out_dim]``."""
-        self.check_features(features)
-        in_grid = infer_grid(features.shape[1], grid, "pool")
+        in_grid = self.input_grid(features, grid)
         pooled = F.adaptive_avg_pool2d(tokens_to_map(features, in_grid), self.output_grid(in_grid))
         return self.mlp(map_to_tokens(pooled))
 

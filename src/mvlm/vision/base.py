@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
-import inspect
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from mvlm.errors import ConfigError, ShapeError
-from mvlm.registry import Registry
+from mvlm.registry import Registry, config_field
 
 __all__ = [
     "SELECT_FEATURES",
@@ -304,13 +304,10 @@ def register_vision_tower(
         ConfigError: The decorated object is not a :class:`VisionTower` subclass.
         DuplicateNameError: ``name`` or an alias is taken.
     """
+    register = VISION_TOWERS.register_subclass(name, VisionTower, aliases=aliases, base_name="mvlm.vision.VisionTower")
 
     def decorator(cls: type[VisionTower]) -> type[VisionTower]:
-        if not (isinstance(cls, type) and issubclass(cls, VisionTower)):
-            raise ConfigError(
-                f"register_vision_tower('{name}') expects a subclass of mvlm.vision.VisionTower, got {cls!r}"
-            )
-        VISION_TOWERS.register(name, cls, aliases=tuple(aliases))
+        register(cls)
         if "tower_type" not in cls.__dict__:
             cls.tower_type = name
         return cls
@@ -353,21 +350,9 @@ def create_vision_tower(name: str, config: Any = None, **options: Any) -> Vision
         >>> tower.num_patches, tower.hidden_size
         (4, 32)
     """
-    factory = VISION_TOWERS.get(name)
     args = () if config is None else (config,)
-    try:
-        inspect.signature(factory).bind(*args, **options)
-    except TypeError as error:
-        accepted = [
-            p.name
-            for p in inspect.signature(factory).parameters.values()
-            if p.name != "self" and p.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
-        ]
-        raise ConfigError(
-            f"vision tower '{name}' does not take options {sorted(options)} ({error}); "
-            f"it accepts: {', '.join(accepted) or 'no options'}"
-        ) from None
-    return factory(*args, **options)
+    tower: VisionTower = VISION_TOWERS.build(name, *args, **options)
+    return tower
 
 
 class AutoVisionTower:
@@ -392,13 +377,7 @@ class AutoVisionTower:
             ConfigError: ``mm_vision_tower`` is missing, or a value is invalid.
             UnknownNameError: ``vision_tower_type`` names no registered tower.
         """
-
-        def field(key: str, default: Any = ...) -> Any:
-            value = config.get(key, default) if isinstance(config, Mapping) else getattr(config, key, default)
-            if value is ...:
-                raise ConfigError(f"the config has no '{key}' field, which a vision tower needs")
-            return value
-
+        field = functools.partial(config_field, config, needed_by="a vision tower")
         tower_type = field("vision_tower_type", None) or "clip"
         name = field("mm_vision_tower")
         if not name:

@@ -17,10 +17,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
-
 from mvlm.vision.base import register_vision_tower
-from mvlm.vision.presets import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
 from mvlm.vision.transformers_vit import TransformersViTTower
 
 __all__ = ["CLIPVisionTower"]
@@ -50,21 +47,3 @@ class CLIPVisionTower(TransformersViTTower):
     preset_family = "clip"
     has_pre_layernorm = True
     cls_token = True
-
-    @classmethod
-    def default_processor_config(cls, image_size: int) -> dict[str, Any]:
-        """OpenAI CLIP preprocessing at ``image_size``: shortest edge, centre crop, CLIP mean/std."""
-        return {
-            "image_processor_type": "CLIPImageProcessor",
-            "do_resize": True,
-            "size": {"shortest_edge": image_size},
-            "resample": 3,
-            "do_center_crop": True,
-            "crop_size": {"height": image_size, "width": image_size},
-            "do_rescale": True,
-            "rescale_factor": 1 / 255,
-            "do_normalize": True,
-            "image_mean": list(OPENAI_CLIP_MEAN),
-            "image_std": list(OPENAI_CLIP_STD),
-            "do_convert_rgb": True,
-        }

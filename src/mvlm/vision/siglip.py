@@ -18,10 +18,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
-
 from mvlm.vision.base import register_vision_tower
-from mvlm.vision.presets import SIGLIP_MEAN, SIGLIP_STD
 from mvlm.vision.transformers_vit import TransformersViTTower
 
 __all__ = ["SiglipVisionTower"]
@@ -47,20 +44,3 @@ class SiglipVisionTower(TransformersViTTower):
     preset_family = "siglip"
     has_pre_layernorm = False
     cls_token = False
-
-    @classmethod
-    def default_processor_config(cls, image_size: int) -> dict[str, Any]:
-        """SigLIP preprocessing at ``image_size``: resize to a square (no crop), mean and std 0.5."""
-        return {
-            "image_processor_type": "SiglipImageProcessor",
-            "do_resize": True,
-            "size": {"height": image_size, "width": image_size},
-            "resample": 3,
-            "do_center_crop": False,
-            "do_rescale": True,
-            "rescale_factor": 1 / 255,
-            "do_normalize": True,
-            "image_mean": list(SIGLIP_MEAN),
-            "image_std": list(SIGLIP_STD),
-            "do_convert_rgb": True,
-        }

@@ -315,8 +315,17 @@ class TransformersViTTower(VisionTower):
 
     @classmethod
     def default_processor_config(cls, image_size: int) -> dict[str, Any]:
-        """The preprocessing of this tower family at ``image_size``, in transformers' field names."""
-        raise NotImplementedError
+        """The preprocessing of :attr:`default_preset` (its ``processor``), resized and cropped to ``image_size``.
+
+        For a tower built from a config without preprocessing of its own (a mapping of fields...):
+        CLIP's is shortest edge, centre crop and OpenAI's mean/std; SigLIP's a square resize, mean
+        and std 0.5.
+        """
+        processor = get_vision_tower_preset(cls.default_preset)["processor"]
+        for key in ("size", "crop_size"):
+            if key in processor:
+                processor[key] = dict.fromkeys(processor[key], image_size)
+        return processor
 
     def extra_repr(self) -> str:
         name = f"name_or_path={self.name_or_path!r}, " if self.name_or_path else ""
