@@ -29,6 +29,7 @@ LAYERS: list[set[str]] = [
     {"train"},
     {"train_lm"},
     {"demo"},
+    {"serve"},  # the HTTP server: uses inference and the parts below it
     {"cli"},
     {"__main__"},
     {"mvlm"},  # the package root: lazy re-exports of everything

@@ -125,6 +125,13 @@ PUBLIC_MODULES = [
     "mvlm.train.run",
     "mvlm.train.cli",
     "mvlm.demo",
+    "mvlm.serve",
+    "mvlm.serve.app",
+    "mvlm.serve.command",
+    "mvlm.serve.config",
+    "mvlm.serve.conversations",
+    "mvlm.serve.messages",
+    "mvlm.serve.worker",
 ]
 
 

@@ -201,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     from mvlm.demo import add_demo_command
     from mvlm.eval.cli import add_eval_commands
     from mvlm.export.cli import add_export_commands
+    from mvlm.serve.command import add_serve_command
     from mvlm.train.cli import add_train_commands
     from mvlm.train_lm.cli import add_lm_training_commands
 
@@ -209,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_export_commands(commands)
     add_lm_training_commands(commands)
     add_demo_command(commands)
+    add_serve_command(commands)
     return parser
 
 

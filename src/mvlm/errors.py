@@ -20,6 +20,7 @@ __all__ = [
     "MvlmError",
     "PromptError",
     "RegistryError",
+    "RequestError",
     "ShapeError",
     "UnknownNameError",
 ]
@@ -66,6 +67,23 @@ class PromptError(MvlmError, ValueError):
 
 class DataError(MvlmError, ValueError):
     """A data-set file or record is malformed."""
+
+
+class RequestError(MvlmError, ValueError):
+    """A request to ``mvlm serve`` is malformed, names an unknown model, or is too large.
+
+    Args:
+        message: What was wrong, where in the request, and what to do.
+        status: The HTTP status the server answers with (400, 404, 413...).
+        param: The request field at fault (OpenAI's ``param``: ``"messages"``, ``"model"``...), if one is.
+        code: A short machine-readable code (OpenAI's ``code``: ``"model_not_found"``...), if there is one.
+    """
+
+    def __init__(self, message: str, *, status: int = 400, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.param = param
+        self.code = code
 
 
 class MissingDependencyError(MvlmError, ImportError):

@@ -36,6 +36,7 @@ __all__ = [
     "ChatRequest",
     "PreparedBatch",
     "encode_images",
+    "image_cache_key",
     "images_of",
     "make_requests",
     "prepare_batch",
@@ -154,7 +155,11 @@ def render_prompt(request: ChatRequest, conv_mode: str | Conversation = "v1") ->
     return build_chat_prompt(request.prompt, conv_mode, history=request.history, num_images=len(request.images))
 
 
-def _image_key(image: Any) -> tuple[str, Any]:
+def image_cache_key(image: Any) -> tuple[str, Any]:
+    """The key of ``image`` in an image cache (:func:`encode_images`): its absolute path, or the object's identity.
+
+    A cache keyed by identity is valid while the image objects live: keep them with the cache.
+    """
     if isinstance(image, (str, os.PathLike)):
         return ("path", os.path.abspath(os.fspath(image)))
     return ("object", id(image))
@@ -177,7 +182,7 @@ def encode_images(
     """
     import torch
 
-    keys = [(_image_key(image), image) for request in requests for image in request.images]
+    keys = [(image_cache_key(image), image) for request in requests for image in request.images]
     if not keys:
         return None
     cache = {} if cache is None else cache
