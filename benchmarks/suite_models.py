@@ -21,8 +21,8 @@ import torch
 from torch import nn
 
 from mvlm import MobileVLM
-from mvlm.model import MobileVLMConfig
 from mvlm.inference.quantization import Int4Linear, Int8Linear, quantize_int4, quantize_int8
+from mvlm.model import MobileVLMConfig
 
 SHAPES: dict[str, str] = {
     "mobilevlm-1.7b": "MobileVLM-1.7B",
@@ -76,25 +76,39 @@ def language_linears(model: MobileVLM) -> dict[str, nn.Module]:
     }
 
 
-def module_bytes(module: nn.Module) -> int:
-    """Bytes of a module's parameters and buffers."""
-    tensors = [*module.parameters(recurse=True), *module.buffers(recurse=True)]
+def _read_per_token(module: nn.Module) -> int:
+    """Bytes of the tensors a decoding step reads from ``module`` alone (not its children).
+
+    A quantized layer that also holds PyTorch's packed layout (bf16 models) reads that layout only.
+    """
+    tensors = [*module.parameters(recurse=False), *module.buffers(recurse=False)]
+    if isinstance(module, Int4Linear) and module.torch_packed is not None:
+        tensors = [module.torch_packed, module.torch_scale_zeros, *module.parameters(recurse=False)]
+    elif isinstance(module, Int8Linear) and module.torch_scale is not None:
+        tensors = [module.weight_int8, module.torch_scale, *module.parameters(recurse=False)]
     return sum(t.numel() * t.element_size() for t in tensors)
 
 
 def decode_bytes_per_token(model: MobileVLM) -> int:
     """Weight bytes one decoding step reads: the layers (linear + norms) and ``lm_head``."""
-    return module_bytes(model.model.layers) + module_bytes(model.model.norm) + module_bytes(model.lm_head)
+    parts = (model.model.layers, model.model.norm, model.lm_head)
+    return sum(_read_per_token(module) for part in parts for module in part.modules())
 
 
 class LayerSets:
-    """Decoder-layer lists of one model (``float32``, ``int8``, ``int4``), swapped in with :meth:`use`."""
+    """Decoder-layer lists of one model (its own, ``int8``, ``int4``), swapped in with :meth:`use`.
 
-    def __init__(self, model: MobileVLM, formats: list[str]) -> None:
+    The model's own layers are the set ``base`` (``float32`` for the float32 model, ``bfloat16`` for its
+    bf16 copy); the quantized sets are made from them (a bf16 model's int4 layers also get PyTorch's
+    int4 layout, as ``quantize_int4`` gives bf16 models).
+    """
+
+    def __init__(self, model: MobileVLM, formats: list[str], base: str = "float32") -> None:
         self.model = model
-        self.sets: dict[str, nn.ModuleList] = {"float32": model.model.layers}
+        self.base = base
+        self.sets: dict[str, nn.ModuleList] = {base: model.model.layers}
         for name in formats:
-            if name == "float32":
+            if name == base:
                 continue
             layers = nn.ModuleList()
             for layer in model.model.layers:  # one layer at a time: peak memory +1 float layer

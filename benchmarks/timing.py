@@ -39,9 +39,34 @@ def time_call(fn: Callable[[], Any], *, warmup: int = 2, repeats: int = 7) -> Ti
     return Timing(statistics.median(samples), min(samples), max(samples), repeats)
 
 
+_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
+
+
+def cpu_flags() -> list[str]:
+    """The vector-unit flags of this CPU that decide mvlm's kernels and dtype (from ``/proc/cpuinfo``)."""
+    from mvlm.inference.cpu_kernels import cpu_supports
+
+    return [flag for flag in _FLAGS if cpu_supports(flag)]
+
+
+def capability_line() -> str:
+    """One line naming the machine, so that figures from different machines are never mixed."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            model = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), model)
+    except OSError:
+        pass
+    return (
+        f"machine: {model}; torch {torch.__version__} capability {torch.backends.cpu.get_cpu_capability()}; "
+        f"flags {' '.join(cpu_flags()) or 'none'}; {os.cpu_count()} cores; {torch.get_num_threads()} threads"
+    )
+
+
 def machine_info() -> dict[str, Any]:
     """What the numbers were measured on."""
     return {
+        "capability_line": capability_line(),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "platform": platform.platform(),

@@ -14,6 +14,10 @@ compiler and ``ninja`` are needed, the build takes about a minute once and is ca
 
 Both accumulate in float32 with FMA and split the output rows over PyTorch's intra-op threads. They are
 meant for a few rows (decoding); larger inputs (prefill) are faster as a dequantized float32 GEMM.
+Where the CPU has AVX-512 (F, BW, VL), ``int4_gemv`` runs an AVX-512 version of its inner loop (16 floats
+per operation; measured 2x faster than the AVX2 loop on an AVX-512 CPU, where the AVX2 loop is bound by
+unpacking and converting the codes, not by memory); the AVX2 loop runs everywhere else. The arithmetic is
+the same (float32 activations and codes), only the summation order differs.
 
 :func:`load_cpu_kernels` returns the compiled module, or ``None`` when it cannot be built here (no
 compiler, no AVX2/FMA, ``MVLM_CPU_KERNELS=0``); callers then fall back to plain PyTorch.
@@ -88,6 +92,42 @@ torch::Tensor int8_gemv(torch::Tensor x, torch::Tensor q, torch::Tensor scale) {
     return out;
 }
 
+static bool use_avx512 = false;
+
+void set_avx512(bool enabled) { use_avx512 = enabled; }
+
+// One output of the int4 product with AVX-512 (16 floats per operation; two groups in flight):
+// sum over groups of scale * (codes . x) + min * sum(x). Compiled for AVX-512 only here, called only
+// where the CPU has it (set_avx512).
+__attribute__((target("avx512f,avx512bw,avx512vl,fma")))
+static float int4_row_avx512(const uint8_t* row, const float* xr, const float* rsm, const float* xsr,
+                             int64_t groups, int64_t G) {
+    const int64_t half = G / 2;
+    const __m128i low = _mm_set1_epi8(0x0F);
+    __m512 total0 = _mm512_setzero_ps(), total1 = _mm512_setzero_ps();
+    float offset = 0.f;
+    for (int64_t g = 0; g < groups; ++g) {
+        const uint8_t* gb = row + g * half;
+        const float* xg = xr + g * G;
+        __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+        for (int64_t j = 0; j < half; j += 16) {
+            __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(gb + j));
+            __m512 lo = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(b, low)));
+            __m512 hi = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(b, 4), low)));
+            acc0 = _mm512_fmadd_ps(lo, _mm512_loadu_ps(xg + j), acc0);
+            acc1 = _mm512_fmadd_ps(hi, _mm512_loadu_ps(xg + half + j), acc1);
+        }
+        const __m512 scale = _mm512_set1_ps(rsm[2 * g]);
+        if (g & 1) {
+            total1 = _mm512_fmadd_ps(_mm512_add_ps(acc0, acc1), scale, total1);
+        } else {
+            total0 = _mm512_fmadd_ps(_mm512_add_ps(acc0, acc1), scale, total0);
+        }
+        offset += xsr[g] * rsm[2 * g + 1];
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(total0, total1)) + offset;
+}
+
 torch::Tensor int4_gemv(torch::Tensor x, torch::Tensor packed, torch::Tensor scale_min, int64_t G) {
     TORCH_CHECK(x.dtype() == torch::kFloat32 && packed.dtype() == torch::kUInt8);
     TORCH_CHECK(scale_min.dtype() == torch::kFloat32 && G % 32 == 0 && x.dim() == 2 && packed.dim() == 2);
@@ -103,6 +143,17 @@ torch::Tensor int4_gemv(torch::Tensor x, torch::Tensor packed, torch::Tensor sca
     const float* sm = scale_min.data_ptr<float>();
     float* op = out.data_ptr<float>();
     const __m128i low = _mm_set1_epi8(0x0F);
+    if (use_avx512) {
+        at::parallel_for(0, N, 16, [&](int64_t begin, int64_t end) {
+            for (int64_t n = begin; n < end; ++n) {
+                for (int64_t m = 0; m < M; ++m) {
+                    op[m * N + n] = int4_row_avx512(pp + n * (K / 2), xp + m * K, sm + n * groups * 2,
+                                                    xs + m * groups, groups, G);
+                }
+            }
+        });
+        return out;
+    }
     at::parallel_for(0, N, 16, [&](int64_t begin, int64_t end) {
         for (int64_t n = begin; n < end; ++n) {
             const uint8_t* row = pp + n * (K / 2);
@@ -189,13 +240,14 @@ def load_cpu_kernels() -> Any:
 
         global _LOADED
         _LOADED = load_inline(
-            name="mvlm_cpu_kernels_v2",
+            name="mvlm_cpu_kernels_v3",
             cpp_sources=[_SOURCE],
-            functions=["int8_gemv", "int4_gemv"],
+            functions=["int8_gemv", "int4_gemv", "set_avx512"],
             extra_cflags=["-O3", "-mavx2", "-mfma", "-mf16c", "-fopenmp"],
             extra_ldflags=["-fopenmp"],
             verbose=False,
         )
+        _LOADED.set_avx512(cpu_supports("avx512f", "avx512bw", "avx512vl"))
         return _LOADED
     except Exception as error:  # no compiler, no ninja, headers missing...
         warnings.warn(

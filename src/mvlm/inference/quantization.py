@@ -18,8 +18,11 @@ Memory: int8 layers take one byte per weight (a quarter of float32, half of bf16
 per row; int4 layers half a byte plus 8 bytes per group (``group_size=32``: 0.75 byte per weight).
 Speed (CPU): with float32 activations and a few rows (decoding one token) both run mvlm's AVX2
 kernels (:mod:`mvlm.inference.cpu_kernels`), which stream the small weights instead of dequantizing them;
-with bf16 activations int8 runs PyTorch's fused int8 kernel; anything else (prefill, other devices)
-dequantizes one layer at a time and runs a float matmul.
+with bf16 activations (a bf16 model) int8 runs PyTorch's fused int8 kernel (``_weight_int8pack_mm``) and
+int4 PyTorch's int4 GEMM (``_weight_int4pack_mm_for_cpu``, on a second layout of the same codes that
+:func:`quantize_int4` builds for bf16 models), decoding and prefill alike; anything else (float32
+prefill, other devices) dequantizes one layer at a time and runs a float matmul. ``benchmarks/linear_kernels.py``
+measures each choice per CPU.
 
 Example:
     >>> import torch
@@ -144,6 +147,22 @@ class Int8Linear(nn.Module):
         self.register_buffer("weight_int8", weight_int8)
         self.register_buffer("scale", scale.float())
         self.bias = None if bias is None else nn.Parameter(bias.detach().clone(), requires_grad=False)
+        # the scales in the activation dtype of PyTorch's int8 kernel (set by pack_for_torch_kernel)
+        self.register_buffer("torch_scale", None, persistent=False)
+
+    def pack_for_torch_kernel(self, dtype: torch.dtype = torch.bfloat16) -> bool:
+        """Keep the scales in ``dtype`` too, for PyTorch's CPU int8 kernel (``_weight_int8pack_mm``).
+
+        A compiled step (``fast_decode``) needs them as a tensor of their own: inductor cannot lower the
+        kernel on scales converted inside the step.
+
+        Returns:
+            Whether this PyTorch has the kernel.
+        """
+        if not hasattr(torch, "_weight_int8pack_mm"):
+            return False
+        self.torch_scale = self.scale.to(dtype)
+        return True
 
     @classmethod
     def from_linear(cls, linear: nn.Linear) -> Int8Linear:
@@ -162,6 +181,8 @@ class Int8Linear(nn.Module):
         kernels = _decode_kernels(flat, self.in_features)
         if kernels is not None:  # float32, few rows (decoding): mvlm's AVX2 kernel, exact up to summation order
             out = kernels.int8_gemv(flat, self.weight_int8, self.scale)
+        elif self.torch_scale is not None and flat.dtype == self.torch_scale.dtype and flat.device.type == "cpu":
+            out = torch._weight_int8pack_mm(flat.contiguous(), self.weight_int8, self.torch_scale)
         elif flat.device.type == "cpu" and flat.dtype == torch.bfloat16 and hasattr(torch, "_weight_int8pack_mm"):
             out = torch._weight_int8pack_mm(flat.contiguous(), self.weight_int8, self.scale.to(flat.dtype))
         else:
@@ -210,7 +231,11 @@ def quantize_int8(model: nn.Module, *, skip: Iterable[str] = DEFAULT_SKIP) -> nn
     for name in targets:
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
-        setattr(parent, child, Int8Linear.from_linear(getattr(parent, child)))
+        linear = getattr(parent, child)
+        layer = Int8Linear.from_linear(linear)
+        if linear.weight.dtype == torch.bfloat16 and linear.weight.device.type == "cpu":
+            layer.pack_for_torch_kernel(torch.bfloat16)  # bf16 activations: PyTorch's int8 kernel
+        setattr(parent, child, layer)
     model._mvlm_int8 = True  # type: ignore[assignment]
     _warm_kernels(model)
     return model
@@ -300,6 +325,33 @@ class Int4Linear(nn.Module):
         self.register_buffer("packed", packed)
         self.register_buffer("scale_min", scale_min.float().contiguous())
         self.bias = None if bias is None else nn.Parameter(bias.detach().clone(), requires_grad=False)
+        # PyTorch's CPU int4 GEMM layout of the same codes (built by pack_for_torch_kernel, for bf16 activations)
+        self.register_buffer("torch_packed", None, persistent=False)
+        self.register_buffer("torch_scale_zeros", None, persistent=False)
+
+    def pack_for_torch_kernel(self, dtype: torch.dtype = torch.bfloat16) -> bool:
+        """Also lay the weights out for PyTorch's CPU int4 kernel (``_weight_int4pack_mm_for_cpu``).
+
+        That kernel then runs this layer for ``dtype`` activations on the CPU: the same codes, scales
+        and minimums (``w = (q - 8) * scale + (min + 8 * scale)``), rounded to ``dtype``. Costs another
+        half byte per weight.
+
+        Returns:
+            Whether the layout was built (``False``: this PyTorch lacks the kernel, or the layer is not on
+            the CPU, or ``group_size`` is not one the kernel takes: 32, 64, 128 or 256).
+        """
+        if (
+            self.packed.device.type != "cpu"
+            or self.group_size not in (32, 64, 128, 256)
+            or not hasattr(torch, "_convert_weight_to_int4pack_for_cpu")
+            or not hasattr(torch, "_weight_int4pack_mm_for_cpu")
+        ):
+            return False
+        codes = _unpack_int4(self.packed, self.group_size).reshape(self.out_features, self.in_features)
+        self.torch_packed = torch._convert_weight_to_int4pack_for_cpu(codes.to(torch.int32), 1)
+        scale, low = self.scale_min[..., 0], self.scale_min[..., 1]
+        self.torch_scale_zeros = torch.stack([scale.t(), (low + 8 * scale).t()], dim=-1).to(dtype).contiguous()
+        return True
 
     @classmethod
     def from_linear(cls, linear: nn.Linear, group_size: int = 32) -> Int4Linear:
@@ -321,6 +373,10 @@ class Int4Linear(nn.Module):
         kernels = _decode_kernels(flat, self.in_features)
         if kernels is not None:
             out = kernels.int4_gemv(flat, self.packed, self.scale_min, self.group_size)
+        elif self.torch_packed is not None and flat.dtype == self.torch_scale_zeros.dtype and flat.device.type == "cpu":
+            out = torch._weight_int4pack_mm_for_cpu(
+                flat.contiguous(), self.torch_packed, self.group_size, self.torch_scale_zeros
+            )
         else:
             out = nn.functional.linear(flat, self.dequantized_weight(flat.dtype))
         if self.bias is not None:
@@ -371,7 +427,11 @@ def quantize_int4(model: nn.Module, *, group_size: int = 32, skip: Iterable[str]
     for name in targets:
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
-        setattr(parent, child, Int4Linear.from_linear(getattr(parent, child), group_size))
+        linear = getattr(parent, child)
+        layer = Int4Linear.from_linear(linear, group_size)
+        if linear.weight.dtype == torch.bfloat16:  # bf16 activations: PyTorch's int4 GEMM (see the module notes)
+            layer.pack_for_torch_kernel(torch.bfloat16)
+        setattr(parent, child, layer)
     _warm_kernels(model)
     return model
 
