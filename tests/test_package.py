@@ -115,6 +115,7 @@ PUBLIC_MODULES = [
     "mvlm.export.gguf_vocab",
     "mvlm.inference.llamacpp",
     "mvlm.inference.llamacpp_backend",
+    "mvlm.inference.verify",
     "mvlm.export.onnx",
     "mvlm.train",
     "mvlm.train.config",

@@ -207,11 +207,57 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_train_commands(commands)
     add_eval_commands(commands)
-    add_export_commands(commands)
+    from mvlm.inference.verify import add_verify_options
+
+    add_export_commands(commands, after_gguf=_verify_after_export, after_gguf_options=add_verify_options)
+    _add_verify_command(commands)
     add_lm_training_commands(commands)
     add_demo_command(commands)
     add_serve_command(commands)
     return parser
+
+
+def _verify_after_export(args: argparse.Namespace, model: Any, files: Any) -> int:
+    from mvlm.inference.verify import verify_after_export
+
+    return verify_after_export(args, model, files)
+
+
+def _verify_command(args: argparse.Namespace) -> int:
+    """Compare language-model GGUF files with the checkpoint they were exported from."""
+    import torch
+
+    from mvlm.inference.command_options import load_model_from_args
+    from mvlm.inference.verify import verify_files
+
+    model = load_model_from_args(args)
+    torch.manual_seed(0)
+    return verify_files(args, model, args.against)
+
+
+def _add_verify_command(commands: Any) -> None:
+    from mvlm.inference.command_options import add_model_options
+    from mvlm.inference.verify import add_verify_options
+
+    verify = commands.add_parser(
+        "verify",
+        help="check that an exported GGUF answers as the PyTorch model does (needs llama-cpp-python)",
+        description="Run the checkpoint (PyTorch) and each --against language-model GGUF (llama.cpp) on the same "
+        "prompts and images: PyTorch answers greedily, both score that answer token by token. Prints token "
+        "agreement, the first divergence with PyTorch's top-2 margin there, and the relative logit error; exits 1 "
+        "when a file is beyond the limits. The PyTorch reference runs in float32 unless --dtype says otherwise.",
+    )
+    add_model_options(verify)
+    verify.add_argument(
+        "--against",
+        action="append",
+        required=True,
+        metavar="GGUF",
+        help="a language-model GGUF written from this checkpoint (ggml-model-<quant>.gguf); repeat for several",
+    )
+    verify.add_argument("--threads", type=int, default=None, help="llama.cpp's CPU threads (default: all)")
+    add_verify_options(verify)
+    verify.set_defaults(handler=_verify_command, dtype="float32")  # the reference: float32 unless asked
 
 
 def main(argv: Sequence[str] | None = None) -> int:

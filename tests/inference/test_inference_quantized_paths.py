@@ -41,6 +41,10 @@ def test_a_bf16_model_gets_the_packed_layout_and_matches_its_dequantized_weights
     assert ((out.float() - float_layer_out).norm() / float_layer_out.norm()).item() < 1e-2
 
 
+@pytest.mark.skipif(
+    not (cpu_supports("avx512_bf16") or cpu_supports("amx_bf16")),
+    reason="bf16 models (and so compiled bf16 layers) are mvlm's default only on CPUs with native bf16",
+)
 @pytest.mark.parametrize("scheme", ["int8", "int4"])
 def test_compiled_bf16_layers_give_the_eager_numbers(scheme):
     """inductor lowers PyTorch's int8/int4 kernels on the layers' own tensors (not on scales converted in the step)."""

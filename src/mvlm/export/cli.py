@@ -1,13 +1,19 @@
 """The ``mvlm export`` command: ``mvlm export gguf`` (llama.cpp) and ``mvlm export onnx`` (vision part).
 
-``mvlm.cli`` adds it with one line, ``add_export_commands(commands)``; nothing heavy is imported until
-a sub-command runs.
+``mvlm.cli`` adds it with one line, ``add_export_commands(commands, after_gguf=...)``; nothing heavy is
+imported until a sub-command runs. ``after_gguf`` (given by ``mvlm.cli``: the export check of
+:mod:`mvlm.inference.verify`) runs after ``export gguf --verify`` wrote the files; export itself only writes.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+from collections.abc import Callable
 from typing import Any
+
+AfterExport = Callable[[argparse.Namespace, Any, Any], int]
+"""``(parsed options, the model, the written GGUFFiles) -> exit status``."""
 
 __all__ = ["add_export_commands"]
 
@@ -19,7 +25,7 @@ def _load_model(name_or_path: str) -> Any:
     return MobileVLM.from_pretrained(name_or_path, vision_weights="checkpoint")
 
 
-def _gguf_command(args: argparse.Namespace) -> int:
+def _gguf_command(args: argparse.Namespace, after: AfterExport | None = None) -> int:
     from mvlm.export.gguf import export_gguf
 
     model = _load_model(args.model)
@@ -33,6 +39,8 @@ def _gguf_command(args: argparse.Namespace) -> int:
     )
     print(f"language model ({files.quant}): {files.language_model}")
     print(f"mmproj (CLIP + {files.projector_type} projector): {files.mmproj}")
+    if after is not None and getattr(args, "verify", False):
+        return after(args, model, files)
     return 0
 
 
@@ -45,11 +53,19 @@ def _onnx_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_export_commands(commands: Any) -> None:
+def add_export_commands(
+    commands: Any,
+    *,
+    after_gguf: AfterExport | None = None,
+    after_gguf_options: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> None:
     """Add ``export gguf`` and ``export onnx`` to the ``mvlm`` command's sub-parsers.
 
     Args:
         commands: The object ``argparse.ArgumentParser.add_subparsers`` returned.
+        after_gguf: Run after ``export gguf --verify`` wrote the files (adds ``--verify``); its return
+            value is the exit status.
+        after_gguf_options: Adds the options ``after_gguf`` reads to the ``export gguf`` parser.
     """
     from mvlm.export.gguf_llm import LANGUAGE_MODEL_STORAGES
     from mvlm.export.gguf_quantize import LLAMACPP_QUANTS
@@ -84,7 +100,17 @@ def add_export_commands(commands: Any) -> None:
         "--tokenizer-model", default=None, help="SentencePiece tokenizer.model (default: the checkpoint's)"
     )
     gguf.add_argument("--threads", type=int, default=None, help="threads for llama.cpp's quantizer (default: all)")
-    gguf.set_defaults(handler=_gguf_command)
+    if after_gguf is not None:
+        gguf.add_argument(
+            "--verify",
+            action="store_true",
+            help="then run the written language model in llama.cpp beside the PyTorch model on the same prompts "
+            "and report token agreement, first divergence and relative logit error; exit 1 beyond the limits "
+            "(needs llama-cpp-python)",
+        )
+        if after_gguf_options is not None:
+            after_gguf_options(gguf)
+    gguf.set_defaults(handler=functools.partial(_gguf_command, after=after_gguf))
 
     onnx = formats.add_parser(
         "onnx",

@@ -113,9 +113,11 @@ class LlamaCppBackend:
         threads: CPU threads for llama.cpp (default: all cores).
         tokenizer_model: The SentencePiece ``tokenizer.model`` (default: the checkpoint's).
         verbose: Let llama.cpp print its log.
+        gguf_path: An existing language-model GGUF of this model to run instead of exporting one
+            (``quant`` is then read from its name, e.g. ``ggml-model-q8_0.gguf``).
 
     Raises:
-        ConfigError: Unknown ``quant``, or a language model llama.cpp cannot hold.
+        ConfigError: Unknown ``quant``, a language model llama.cpp cannot hold, or no file at ``gguf_path``.
         MissingDependencyError: llama-cpp-python or gguf is not installed.
     """
 
@@ -129,12 +131,22 @@ class LlamaCppBackend:
         threads: int | None = None,
         tokenizer_model: str | Path | None = None,
         verbose: bool = False,
+        gguf_path: str | Path | None = None,
     ) -> None:
-        if quant not in QUANT_TYPES:
-            raise ConfigError(f"quant must be one of {sorted(QUANT_TYPES)}, got {quant!r}")
         self.model = model
-        self.quant = quant
-        self.path = _cached_language_model(model, quant, cache_dir, tokenizer_model)
+        if gguf_path is not None:
+            from mvlm.inference.verify import quant_of
+
+            self.path = Path(gguf_path)
+            if not self.path.is_file():
+                raise ConfigError(f"no language-model GGUF at {self.path}")
+            self.quant = quant_of(self.path)
+        else:
+            if quant not in QUANT_TYPES:
+                raise ConfigError(f"quant must be one of {sorted(QUANT_TYPES)}, got {quant!r}")
+            self.quant = quant
+            self.path = _cached_language_model(model, quant, cache_dir, tokenizer_model)
+        quant = self.quant
         self.context_length = context_length or model.config.context_length
         self.language_model = LlamaCppModel(
             self.path,
