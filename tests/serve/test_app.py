@@ -201,3 +201,16 @@ def test_a_failure_inside_the_server_is_a_500_and_the_server_goes_on(model, imag
         ask(client, [user(QUESTION, data_url(images[9]))])
     monkeypatch.undo()
     assert ask(client, [user(QUESTION, data_url(images[9]))]) == model.chat(images[9], QUESTION, max_new_tokens=NEW)
+
+
+def test_several_images_in_one_message(model, images, client):
+    """Two image parts: with no tags both go in front, in order; with tags they go where the tags are."""
+    first, second = images[8], images[9]
+    expected = model.chat([first, second], "Which one is brighter?", max_new_tokens=NEW)
+    assert ask(client, [user("Which one is brighter?", data_url(first), data_url(second))]) == expected
+    tagged = "Compare <image> with <image>."
+    assert ask(client, [user(tagged, data_url(first), data_url(second))]) == model.chat(
+        [first, second], tagged, max_new_tokens=NEW
+    )
+    swapped = model.chat([second, first], tagged, max_new_tokens=NEW)
+    assert ask(client, [user(tagged, data_url(second), data_url(first))]) == swapped

@@ -1,6 +1,9 @@
-"""Deprecated location of :mod:`mvlm.eval.records.answer_file` (the reading and record helpers live apart from the plugins).
+"""Deprecated location of :mod:`mvlm.eval.records.answer_file`.
 
-Importing ``mvlm.eval.answer_file`` still works: it gives :mod:`mvlm.eval.records.answer_file` with a ``DeprecationWarning``.
+The reading and record helpers live apart from the benchmark plugins.
+
+Importing ``mvlm.eval.answer_file`` still works: it gives
+:mod:`mvlm.eval.records.answer_file` with a ``DeprecationWarning``.
 """
 
 from mvlm._deprecation import alias_module

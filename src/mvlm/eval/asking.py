@@ -114,7 +114,7 @@ def check_prompts(bench: Benchmark, questions: Sequence[Question]) -> None:
     from mvlm.inference import ChatRequest, render_prompt
 
     for question in questions:
-        images = () if question.image is None else (question.image,)
+        images = question.images
         try:
             sent = render_prompt(ChatRequest(question.user_message, images), bench.template)
         except PromptError:
@@ -138,15 +138,16 @@ def answer_batch(
     images: list[Any] = []
     opened: dict[ImageRef, Any] = {}  # one object per image: chat encodes it once (MME asks two questions per image)
     for question in batch:
-        if question.image is not None and question.image not in opened:
-            try:
-                opened[question.image] = reference_image(question.image)
-            except ImageError as error:
-                why = f"{error}; not asked"
-                problems.append(Problem("missing_image", why, question.file, question.line, question.key))
-                continue
+        try:
+            for ref in question.images:
+                if ref not in opened:
+                    opened[ref] = reference_image(ref)
+        except ImageError as error:
+            why = f"{error}; not asked"
+            problems.append(Problem("missing_image", why, question.file, question.line, question.key))
+            continue
         ready.append(question)
-        images.append(None if question.image is None else opened[question.image])
+        images.append([opened[ref] for ref in question.images] or None)
     if not ready:
         return [], problems
     try:

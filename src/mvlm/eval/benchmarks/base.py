@@ -235,8 +235,8 @@ class Benchmark(ABC):
                     )
                 )
                 continue
-            if check_images and question.image is not None:
-                why = question.image.check()
+            if check_images:
+                why = next((reason for ref in question.images if (reason := ref.check()) is not None), None)
                 if why is not None:
                     problems.append(Problem("missing_image", f"{why}; not asked", question.file, question.line))
                     continue

@@ -1,7 +1,9 @@
 """The common shape of GQA, MME, POPE and TextVQA: a LLaVA eval-kit question jsonl, asked by ``model_vqa_loader.py``.
 
 Each line of the question file is ``{"question_id", "image", "text", ...}`` (more keys, such as
-``category``, are kept as metadata). The reference sends ``"<image>\\n" + text`` exactly as stored
+``category``, are kept as metadata); ``"image"`` may also be a list of file names, for a question about
+several images (its ``text`` says where each goes with ``<image>`` tags, or they all go in front).
+The reference sends ``"<image>\\n" + text`` exactly as stored
 (the instruction suffix is already part of ``text``), opens ``<image folder>/<image>`` as RGB, caps
 generation at 128 new tokens, and records ``text`` as the answer's ``prompt``.
 """
@@ -19,7 +21,7 @@ from mvlm.eval.records import ImageRef, Problem, Question, read_jsonl, require_f
 __all__ = ["LlavaJsonlBenchmark"]
 
 
-def _check_row(row: Any) -> tuple[str | int, str, str]:
+def _check_row(row: Any) -> tuple[str | int, list[str], str]:
     if not isinstance(row, dict):
         raise ValueError(f"expected a JSON object, got {type(row).__name__}")
     missing = [key for key in ("question_id", "image", "text") if key not in row]
@@ -28,11 +30,12 @@ def _check_row(row: Any) -> tuple[str | int, str, str]:
     question_id, image, text = row["question_id"], row["image"], row["text"]
     if isinstance(question_id, bool) or not isinstance(question_id, (str, int)):
         raise ValueError(f"'question_id' must be a string or an integer, got {question_id!r}")
-    if not isinstance(image, str) or not image:
-        raise ValueError(f"'image' must be a non-empty file name, got {image!r}")
+    names = image if isinstance(image, list) else [image]
+    if not names or not all(isinstance(name, str) and name for name in names):
+        raise ValueError(f"'image' must be a non-empty file name or a list of them, got {image!r}")
     if not isinstance(text, str):
         raise ValueError(f"'text' must be a string, got {text!r}")
-    return question_id, image, text
+    return question_id, names, text
 
 
 class LlavaJsonlBenchmark(Benchmark):
@@ -54,13 +57,15 @@ class LlavaJsonlBenchmark(Benchmark):
         questions: list[Question] = []
         for line, row in rows:
             try:
-                question_id, image, text = _check_row(row)
+                question_id, names, text = _check_row(row)
+                refs = [ImageRef(path=root / self.image_folder / name) for name in names]
                 questions.append(
                     self.make_question(
                         question_id=question_id,
                         text=text,
                         record_prompt=text,
-                        image=ImageRef(path=root / self.image_folder / image),
+                        image=refs[0],
+                        more_images=tuple(refs[1:]),
                         metadata={key: value for key, value in row.items() if key not in ("question_id", "text")},
                         file=str(path),
                         line=line,

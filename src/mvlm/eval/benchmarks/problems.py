@@ -1,6 +1,9 @@
-"""Deprecated location of :mod:`mvlm.eval.records.problems` (the reading and record helpers live apart from the plugins).
+"""Deprecated location of :mod:`mvlm.eval.records.problems`.
 
-Importing ``mvlm.eval.benchmarks.problems`` still works: it gives :mod:`mvlm.eval.records.problems` with a ``DeprecationWarning``.
+The reading and record helpers live apart from the benchmark plugins.
+
+Importing ``mvlm.eval.benchmarks.problems`` still works: it gives
+:mod:`mvlm.eval.records.problems` with a ``DeprecationWarning``.
 """
 
 from mvlm._deprecation import alias_module

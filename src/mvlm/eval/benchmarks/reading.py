@@ -1,6 +1,9 @@
-"""Deprecated location of :mod:`mvlm.eval.records.reading` (the reading and record helpers live apart from the plugins).
+"""Deprecated location of :mod:`mvlm.eval.records.reading`.
 
-Importing ``mvlm.eval.benchmarks.reading`` still works: it gives :mod:`mvlm.eval.records.reading` with a ``DeprecationWarning``.
+The reading and record helpers live apart from the benchmark plugins.
+
+Importing ``mvlm.eval.benchmarks.reading`` still works: it gives
+:mod:`mvlm.eval.records.reading` with a ``DeprecationWarning``.
 """
 
 from mvlm._deprecation import alias_module

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, overload
 from mvlm.errors import DataError, ImageError
 from mvlm.eval.records.problems import Problem
 from mvlm.prompting.constants import DEFAULT_IMAGE_TOKEN
+from mvlm.prompting.image_tags import ensure_image_token
 
 if TYPE_CHECKING:  # pragma: no cover
     from PIL.Image import Image
@@ -108,7 +109,8 @@ class Question:
             ``str(question_id)``; MME and TextVQA ids name an image, so their key adds the question;
             MMBench's adds the round.
         question_id: The id written into the answer record, as the question file spells it.
-        text: The user text after ``"<image>\\n"`` (the whole user text without an image).
+        text: The user text after ``"<image>\\n"`` (the whole user text without an image). A
+            question with several images may say where each goes with ``<image>`` tags.
         record_prompt: The ``prompt`` field the reference writes into the answer record.
         image: The image, or ``None`` for a text-only question (some ScienceQA ones).
         max_new_tokens: The reference's generation cap for this benchmark.
@@ -119,6 +121,8 @@ class Question:
         metadata: Benchmark-specific extras (category, subtask, ...).
         file: The question file it was read from.
         line: Its 1-based line there.
+        more_images: Further images after :attr:`image`, for questions about several images (a
+            LLaVA question line whose ``"image"`` is a list of file names).
     """
 
     benchmark: str
@@ -135,6 +139,7 @@ class Question:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     file: str | None = None
     line: int | None = None
+    more_images: tuple[ImageRef, ...] = ()
 
     @property
     def has_image(self) -> bool:
@@ -142,8 +147,19 @@ class Question:
         return self.image is not None
 
     @property
+    def images(self) -> tuple[ImageRef, ...]:
+        """Every image of the question, in the order of their tags: :attr:`image`, then :attr:`more_images`."""
+        return ((self.image,) if self.image is not None else ()) + self.more_images
+
+    @property
     def user_message(self) -> str:
-        """The user turn as sent: ``"<image>\\n" + text`` with an image, ``text`` without."""
+        """The user turn as sent: ``"<image>\\n" + text`` with an image, ``text`` without.
+
+        With several images, ``text`` as it is when it has their ``<image>`` tags, else one
+        ``"<image>\\n"`` per image in front (as ``chat`` places them).
+        """
+        if self.more_images:
+            return ensure_image_token(self.text, len(self.images))
         return f"{DEFAULT_IMAGE_TOKEN}\n{self.text}" if self.has_image else self.text
 
     @property
