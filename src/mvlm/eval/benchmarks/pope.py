@@ -88,7 +88,8 @@ class PopeBenchmark(LlavaJsonlBenchmark):
                 if category not in by_category:
                     by_category[category] = self._labels(label_file, problems) if label_file.is_file() else None
                 labels = by_category[category]
-                asked = (question.metadata["image"], question.text.split("\n")[0].strip())
+                image = question.metadata["image"]  # a file name, or a list of them (its first is the picture)
+                asked = (image[0] if isinstance(image, list) else image, question.text.split("\n")[0].strip())
                 if labels is None:
                     why = f"label file {label_file} does not exist"
                 else:
