@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -12,19 +11,12 @@ import pytest
 import torch
 from PIL import Image
 
+from helpers.torch_threads import one_thread  # noqa: F401 - autouse fixture
 from mvlm import MobileVLM
 from mvlm.cli import build_parser, main
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "inference"))
 from inference_testdata import chatty_checkpoint
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,16 +16,8 @@ if _HERE not in sys.path:  # so that test_cli_inference.py (one folder up) impor
 
 from inference_testdata import chatty_checkpoint  # noqa: E402
 
+from helpers.torch_threads import one_thread  # noqa: E402, F401 - autouse fixture
 from mvlm import MobileVLM  # noqa: E402
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny matmuls on a shared machine: one thread avoids OpenMP spin-waits (20x faster here)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

@@ -200,6 +200,27 @@ def _skipped(name: str, skip: Iterable[str]) -> bool:
     return any(part in parts or name == part or name.startswith(part + ".") for part in skip)
 
 
+def _replace_linears(model: nn.Module, targets: list[str], quantize: Any, caller: str) -> None:
+    """Replace each named ``nn.Linear`` by ``quantize(linear)``; a bf16 CPU layer also gets PyTorch's layout.
+
+    bf16 activations (a bf16 model on the CPU) run PyTorch's packed int8 / int4 kernels (see the module
+    notes), so the layer keeps what they read (``pack_for_torch_kernel``).
+
+    Raises:
+        ConfigError: ``targets`` is empty.
+    """
+    if not targets:
+        raise ConfigError(f"{caller} found no nn.Linear layer to quantize (already quantized, or all skipped)")
+    for name in targets:
+        parent_name, _, child = name.rpartition(".")
+        parent = model.get_submodule(parent_name) if parent_name else model
+        linear = getattr(parent, child)
+        layer = quantize(linear)
+        if linear.weight.dtype == torch.bfloat16 and linear.weight.device.type == "cpu":
+            layer.pack_for_torch_kernel(torch.bfloat16)
+        setattr(parent, child, layer)
+
+
 def quantize_int8(model: nn.Module, *, skip: Iterable[str] = DEFAULT_SKIP) -> nn.Module:
     """Replace every ``nn.Linear`` of ``model`` (in place) by an :class:`Int8Linear`, except those under ``skip``.
 
@@ -226,16 +247,7 @@ def quantize_int8(model: nn.Module, *, skip: Iterable[str] = DEFAULT_SKIP) -> nn
         for name, module in model.named_modules()
         if type(module) is nn.Linear and not _skipped(name, skip)  # subclasses (LoRA, bnb...) are left alone
     ]
-    if not targets:
-        raise ConfigError("quantize_int8 found no nn.Linear layer to quantize (already quantized, or all skipped)")
-    for name in targets:
-        parent_name, _, child = name.rpartition(".")
-        parent = model.get_submodule(parent_name) if parent_name else model
-        linear = getattr(parent, child)
-        layer = Int8Linear.from_linear(linear)
-        if linear.weight.dtype == torch.bfloat16 and linear.weight.device.type == "cpu":
-            layer.pack_for_torch_kernel(torch.bfloat16)  # bf16 activations: PyTorch's int8 kernel
-        setattr(parent, child, layer)
+    _replace_linears(model, targets, Int8Linear.from_linear, "quantize_int8")
     model._mvlm_int8 = True  # type: ignore[assignment]
     _warm_kernels(model)
     return model
@@ -422,16 +434,7 @@ def quantize_int4(model: nn.Module, *, group_size: int = 32, skip: Iterable[str]
         for name, module in model.named_modules()
         if type(module) is nn.Linear and not _skipped(name, skip) and module.in_features % group_size == 0
     ]
-    if not targets:
-        raise ConfigError("quantize_int4 found no nn.Linear layer to quantize (already quantized, or all skipped)")
-    for name in targets:
-        parent_name, _, child = name.rpartition(".")
-        parent = model.get_submodule(parent_name) if parent_name else model
-        linear = getattr(parent, child)
-        layer = Int4Linear.from_linear(linear, group_size)
-        if linear.weight.dtype == torch.bfloat16:  # bf16 activations: PyTorch's int4 GEMM (see the module notes)
-            layer.pack_for_torch_kernel(torch.bfloat16)
-        setattr(parent, child, layer)
+    _replace_linears(model, targets, lambda linear: Int4Linear.from_linear(linear, group_size), "quantize_int4")
     _warm_kernels(model)
     return model
 

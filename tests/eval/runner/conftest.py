@@ -17,16 +17,8 @@ for _folder in (Path(__file__).resolve().parent, Path(__file__).resolve().parent
 from inference_testdata import chatty_checkpoint  # noqa: E402
 from runner_testdata import build_benchmark_data  # noqa: E402
 
+from helpers.torch_threads import one_thread  # noqa: E402, F401 - autouse fixture
 from mvlm import MobileVLM  # noqa: E402
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny matmuls on a shared machine: one thread avoids OpenMP spin-waits."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")
