@@ -1,7 +1,8 @@
 """``create_app``: the OpenAI-compatible HTTP API (FastAPI) in front of a :class:`~mvlm.serve.worker.BatchingWorker`.
 
 Routes: ``POST /v1/chat/completions`` (whole answers, or server-sent events with ``"stream": true``),
-``GET /v1/models``, ``GET /v1/models/{id}`` and ``GET /health``. Every error is OpenAI's JSON shape,
+``GET /v1/models``, ``GET /v1/models/{id}``, ``GET /health`` and ``GET /``: the browser demo
+(:func:`web_page`: choose an image, ask, the answer streams in; ``mvlm web``). Every error is OpenAI's JSON shape,
 ``{"error": {"message", "type", "param", "code"}}``: 400 for a malformed request, a bad image or a
 too-long prompt, 404 for an unknown model or route, 413 for a body over the limit, 500 for a failure
 of the server itself (logged; the server goes on).
@@ -30,7 +31,19 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from mvlm.model import MobileVLM
 
-__all__ = ["create_app", "error_payload"]
+__all__ = ["create_app", "error_payload", "web_page"]
+
+
+def web_page() -> str:
+    """The browser demo's page (``mvlm/serve/web/index.html``): one HTML file with its script, no CDN.
+
+    It asks ``/v1/models`` for the model's id, reads the chosen image as a data URL and posts the
+    question to ``/v1/chat/completions`` with ``"stream": true``, appending each streamed piece to the
+    answer; an error's message (OpenAI's error JSON) shows in the status line.
+    """
+    from importlib.resources import files
+
+    return files("mvlm.serve").joinpath("web", "index.html").read_text(encoding="utf-8")
 
 
 def error_payload(error: BaseException) -> tuple[int, dict[str, Any]]:
@@ -106,7 +119,7 @@ def create_app(model: "MobileVLM", config: ServeConfig) -> "FastAPI":
     """
     try:
         from fastapi import FastAPI, Request
-        from fastapi.responses import JSONResponse, StreamingResponse
+        from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
         from starlette.concurrency import run_in_threadpool
         from starlette.exceptions import HTTPException
     except ImportError:
@@ -150,6 +163,12 @@ def create_app(model: "MobileVLM", config: ServeConfig) -> "FastAPI":
     @app.get("/health")
     async def health() -> dict[str, str]:
         return {"status": "ok"}
+
+    page = web_page()
+
+    @app.get("/", response_class=HTMLResponse)
+    async def index() -> HTMLResponse:
+        return HTMLResponse(page)
 
     @app.get("/v1/models")
     async def list_models() -> dict[str, Any]:

@@ -7,23 +7,42 @@ from typing import Any
 
 from mvlm.serve.config import ServeConfig
 
-__all__ = ["add_serve_command", "config_from_args", "run_server"]
+__all__ = ["add_serve_command", "config_from_args", "run_server", "run_web"]
 
 
 def add_serve_command(commands: Any) -> None:
-    """Register ``mvlm serve`` on the ``mvlm`` command's sub-parsers."""
-    from mvlm.inference.command_options import add_generation_options, add_model_options
-
-    defaults = ServeConfig(model_name="-")
-    parser = commands.add_parser(
+    """Register ``mvlm serve`` and ``mvlm web`` on the ``mvlm`` command's sub-parsers."""
+    serve = commands.add_parser(
         "serve",
         help="serve a MobileVLM checkpoint over an OpenAI-compatible HTTP API (needs mvlm[serve])",
         description="Load a MobileVLM checkpoint and serve /v1/chat/completions (images as data: or file:// URLs, "
-        "streaming as server-sent events), /v1/models and /health. Concurrent greedy requests are answered in "
-        "batches; a follow-up turn about the same images reuses their encoding. The decoding options below are "
-        "the defaults a request's temperature, top_p and max_tokens override.",
+        "streaming as server-sent events), /v1/models and /health, and the browser demo at /. Concurrent greedy "
+        "requests are answered in batches; a follow-up turn about the same images reuses their encoding. The "
+        "decoding options below are the defaults a request's temperature, top_p and max_tokens override.",
     )
+    _add_server_options(serve, model_required=True)
+    serve.set_defaults(handler=run_server)
+    web = commands.add_parser(
+        "web",
+        help="the browser demo: upload an image, ask, the answer streams in (needs mvlm[serve])",
+        description="Start the server of `mvlm serve` and print the address of its page (--open opens it in the "
+        "default browser): choose an image, type a question, and the answer streams in. Without --model it "
+        "serves the bundled demo model (it knows pictures of coloured shapes).",
+    )
+    _add_server_options(web, model_required=False)
+    web.add_argument("--open", action="store_true", help="open the page in the default web browser")
+    web.set_defaults(handler=run_web)
+
+
+def _add_server_options(parser: argparse.ArgumentParser, *, model_required: bool) -> None:
+    from mvlm.inference.command_options import add_generation_options, add_model_options
+
+    defaults = ServeConfig(model_name="-")
     add_model_options(parser)
+    if not model_required:
+        model = next(action for action in parser._actions if action.dest == "model")
+        model.required = False
+        model.help = "checkpoint folder or hub id (default: the bundled demo model)"
     parser.add_argument(
         "--model-name", default=None, help="the model's id in the API (default: the checkpoint folder's name)"
     )
@@ -77,7 +96,6 @@ def add_serve_command(commands: Any) -> None:
         choices=("critical", "error", "warning", "info", "debug"),
         help="uvicorn's log level (default: info)",
     )
-    parser.set_defaults(handler=run_server)
 
 
 def config_from_args(args: argparse.Namespace) -> ServeConfig:
@@ -113,6 +131,10 @@ def run_server(args: argparse.Namespace) -> int:
 
     from mvlm.errors import MissingDependencyError
 
+    if args.model is None:
+        from mvlm.demo import demo_model_path
+
+        args.model = str(demo_model_path())
     config = config_from_args(args)
     for package in ("fastapi", "uvicorn"):  # before the model loads, which takes a while
         if importlib.util.find_spec(package) is None:
@@ -123,5 +145,23 @@ def run_server(args: argparse.Namespace) -> int:
     from mvlm.serve.app import create_app
 
     app = create_app(load_model_from_args(args), config)
+    if getattr(args, "web", False):
+        address = f"http://{args.host}:{args.port}/"
+        print(f"the demo page: {address} (Ctrl-C stops the server)", flush=True)
+        if args.open:
+            import threading
+            import webbrowser
+
+            threading.Timer(1.0, webbrowser.open, args=(address,)).start()
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0
+
+
+def run_web(args: argparse.Namespace) -> int:
+    """``mvlm web``: :func:`run_server` (the bundled demo model unless ``--model``), printing the page's address.
+
+    Raises:
+        MissingDependencyError: FastAPI or uvicorn is not installed.
+    """
+    args.web = True
+    return run_server(args)
