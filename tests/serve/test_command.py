@@ -7,7 +7,7 @@ import importlib.util
 import pytest
 
 from mvlm.cli import build_parser, main
-from mvlm.serve.command import config_from_args
+from mvlm.serve.command import config_from_args, page_address
 
 
 def test_help_explains_every_option():
@@ -38,3 +38,39 @@ def test_bad_options_fail_before_the_model_loads(capsys):
 def test_missing_extra_is_named(capsys):  # pragma: no cover - runs where mvlm[serve] is not installed
     assert main(["serve", "--model", "/no/such/checkpoint"]) == 1
     assert 'pip install "mvlm[serve]"' in capsys.readouterr().err
+
+
+def test_web_serves_the_demo_model_by_default():
+    parser = build_parser()
+    web = parser._subparsers._group_actions[0].choices["web"]  # type: ignore[union-attr]
+    for action in web._actions:
+        assert action.help, f"mvlm web {action.option_strings} has no help"
+    args = parser.parse_args(["web"])
+    assert (args.model, args.host, args.port, args.open) == (None, "127.0.0.1", 8000, False)
+    with pytest.raises(SystemExit):  # mvlm serve still needs --model
+        parser.parse_args(["serve"])
+
+
+@pytest.mark.parametrize(
+    ("host", "address"),
+    [("127.0.0.1", "http://127.0.0.1:8000/"), ("0.0.0.0", "http://127.0.0.1:8000/"), ("::1", "http://[::1]:8000/")],
+)
+def test_page_address(host, address):
+    assert page_address(host, 8000) == address
+
+
+@pytest.mark.skipif(importlib.util.find_spec("fastapi") is None, reason="needs mvlm[serve]")
+def test_web_prints_the_page_and_opens_it(monkeypatch, capsys):
+    import threading
+    import webbrowser
+
+    import uvicorn
+
+    served, opened = {}, threading.Event()
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.update(app=app, **options))
+    monkeypatch.setattr(webbrowser, "open", lambda address: opened.set() or served.update(opened=address))
+    assert main(["web", "--port", "8123", "--open", "--model-name", "demo"]) == 0
+    assert opened.wait(10), "--open did not open the browser"
+    assert served["opened"] == "http://127.0.0.1:8123/" and (served["host"], served["port"]) == ("127.0.0.1", 8123)
+    assert "the demo page: http://127.0.0.1:8123/" in capsys.readouterr().out
+    assert any(getattr(route, "path", None) == "/" for route in served["app"].routes)

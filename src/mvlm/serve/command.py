@@ -7,7 +7,7 @@ from typing import Any
 
 from mvlm.serve.config import ServeConfig
 
-__all__ = ["add_serve_command", "config_from_args", "run_server", "run_web"]
+__all__ = ["add_serve_command", "config_from_args", "page_address", "run_server", "run_web"]
 
 
 def add_serve_command(commands: Any) -> None:
@@ -121,16 +121,53 @@ def config_from_args(args: argparse.Namespace) -> ServeConfig:
 
 
 def run_server(args: argparse.Namespace) -> int:
-    """Check the options, load the model, and serve until interrupted.
+    """``mvlm serve``: check the options, load the model, and serve until interrupted.
 
     Raises:
         MissingDependencyError: FastAPI or uvicorn is not installed.
         ConfigError: An invalid option.
     """
+    return _serve(args, web=False)
+
+
+def run_web(args: argparse.Namespace) -> int:
+    """``mvlm web``: :func:`run_server` (the bundled demo model unless ``--model``), printing the page's address.
+
+    With ``--open`` the default web browser (Python's :mod:`webbrowser`) opens the page a second after
+    the model has loaded, while the server starts.
+
+    Raises:
+        MissingDependencyError: FastAPI or uvicorn is not installed.
+        ConfigError: An invalid option.
+    """
+    return _serve(args, web=True)
+
+
+def page_address(host: str, port: int) -> str:
+    """The address of the demo page of a server listening on ``host:port``.
+
+    A server listening on every address (``0.0.0.0``, ``::`` or ``""``) is reached on this machine at
+    ``127.0.0.1``; an IPv6 address is bracketed.
+
+    Example:
+        >>> page_address("0.0.0.0", 8000)
+        'http://127.0.0.1:8000/'
+        >>> page_address("::1", 8080)
+        'http://[::1]:8080/'
+    """
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}/"
+
+
+def _serve(args: argparse.Namespace, *, web: bool) -> int:
     import importlib.util
 
     from mvlm.errors import MissingDependencyError
 
+    command = "mvlm web" if web else "mvlm serve"
     if args.model is None:
         from mvlm.demo import demo_model_path
 
@@ -138,15 +175,15 @@ def run_server(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     for package in ("fastapi", "uvicorn"):  # before the model loads, which takes a while
         if importlib.util.find_spec(package) is None:
-            raise MissingDependencyError.for_package(package, "mvlm serve", "serve")
+            raise MissingDependencyError.for_package(package, command, "serve")
     import uvicorn
 
     from mvlm.inference.command_options import load_model_from_args
     from mvlm.serve.app import create_app
 
     app = create_app(load_model_from_args(args), config)
-    if getattr(args, "web", False):
-        address = f"http://{args.host}:{args.port}/"
+    if web:
+        address = page_address(args.host, args.port)
         print(f"the demo page: {address} (Ctrl-C stops the server)", flush=True)
         if args.open:
             import threading
@@ -155,13 +192,3 @@ def run_server(args: argparse.Namespace) -> int:
             threading.Timer(1.0, webbrowser.open, args=(address,)).start()
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0
-
-
-def run_web(args: argparse.Namespace) -> int:
-    """``mvlm web``: :func:`run_server` (the bundled demo model unless ``--model``), printing the page's address.
-
-    Raises:
-        MissingDependencyError: FastAPI or uvicorn is not installed.
-    """
-    args.web = True
-    return run_server(args)
